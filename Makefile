@@ -1,0 +1,108 @@
+# pyexec: build, test and benchmark scaffolding (GNU make).
+#
+#   make setup      venv + editable install, toolchain (gcc-multilib, musl-tools)
+#   make samples    samples/build/<name>-{x86_64,i386,pie,musl}
+#   make run        pyexec --maps samples/build/hello-x86_64
+#   make test       pytest (fails when no test is collected)
+#   make bench      bench/bench.py (installs qemu-user when missing)
+#   make typecheck  mypy on the emulator packages
+#   make clean      build outputs and caches (distclean: also .venv)
+
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS   += --no-builtin-rules
+
+PYTHON3  ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMPS   := .stamps
+APT_GET  := DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600
+
+PACKAGES := emulator loader mmu syscalls
+
+CC       := gcc
+MUSLCC   := musl-gcc
+CFLAGS   := -O2 -Wall -Wextra
+BUILD    := samples/build
+SAMPLES  := $(basename $(notdir $(wildcard samples/*.c)))
+VARIANTS := x86_64 i386 pie musl
+BINS     := $(foreach s,$(SAMPLES),$(foreach v,$(VARIANTS),$(BUILD)/$(s)-$(v)))
+
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+
+.PHONY: all setup samples run test bench typecheck clean distclean
+all: samples
+
+# ---------------------------------------------------------------- setup
+setup: $(STAMPS)/venv $(STAMPS)/toolchain
+
+$(STAMPS):
+	mkdir -p $@
+
+$(VENV)/pyvenv.cfg:
+	$(PYTHON3) -m venv $(VENV)
+
+$(STAMPS)/venv: pyproject.toml $(VENV)/pyvenv.cfg | $(STAMPS)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# True when static i386 linking works and musl-gcc is present.
+TOOLCHAIN_OK = command -v $(MUSLCC) >/dev/null 2>&1 && \
+	echo 'int main(void){return 0;}' | $(CC) -m32 -static -x c - -o $(STAMPS)/m32-check >/dev/null 2>&1
+
+$(STAMPS)/toolchain: | $(STAMPS)
+	@if ! { $(TOOLCHAIN_OK); }; then \
+	  echo "setup: installing gcc-multilib musl-tools"; \
+	  $(APT_GET) update && $(APT_GET) install -y gcc-multilib musl-tools; \
+	  $(TOOLCHAIN_OK) || { echo "setup: gcc -m32 -static or musl-gcc still unusable" >&2; exit 1; }; \
+	fi
+	rm -f $(STAMPS)/m32-check
+	touch $@
+
+# -------------------------------------------------------------- samples
+samples: $(BINS)
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/%-x86_64: samples/%.c | $(BUILD) $(STAMPS)/toolchain
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+$(BUILD)/%-i386: samples/%.c | $(BUILD) $(STAMPS)/toolchain
+	$(CC) -m32 $(CFLAGS) -static -o $@ $<
+
+$(BUILD)/%-pie: samples/%.c | $(BUILD) $(STAMPS)/toolchain
+	$(CC) $(CFLAGS) -static-pie -o $@ $<
+
+$(BUILD)/%-musl: samples/%.c | $(BUILD) $(STAMPS)/toolchain
+	$(MUSLCC) $(CFLAGS) -static -o $@ $<
+
+# ------------------------------------------------------- run/test/bench
+run: setup samples
+	$(VENV)/bin/pyexec --maps $(BUILD)/hello-x86_64
+
+# pytest exits 5 when it collected nothing: that is a failure here too.
+test: setup samples
+	@rc=0; $(PY) -m pytest -q tests $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+bench: setup samples
+	@if ! command -v qemu-x86_64 >/dev/null 2>&1; then \
+	  echo "bench: installing qemu-user"; \
+	  $(APT_GET) update && $(APT_GET) install -y qemu-user; \
+	fi
+	$(PY) bench/bench.py $(BENCH_ARGS)
+
+typecheck: $(STAMPS)/venv
+	$(VENV)/bin/mypy $(addprefix -p ,$(PACKAGES))
+
+# ---------------------------------------------------------------- clean
+clean:
+	rm -rf $(BUILD) $(STAMPS) .pytest_cache .mypy_cache .hypothesis *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

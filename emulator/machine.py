@@ -1,0 +1,216 @@
+"""Unicorn glue: one CPU, one physical pool, the page walk as a TLB-fill hook.
+
+Measured facts this follows (see DEVELOPERS.md): one big physical region mapped once, the virtual
+TLB mode with a fill hook as the page walk, exact per-page permissions, and the hot hooks
+(TLB fill, syscall) registered through ctypes directly to keep Python frames off the path.
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable, Dict, List, Sequence
+
+from unicorn import (UC_ARCH_X86, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_32,
+                     UC_MODE_64, UC_TLB_VIRTUAL, Uc, UcError)
+from unicorn import unicorn_const as ucc
+from unicorn import x86_const as x86
+from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uc_engine, uc_hook_h, uclib
+from unicorn.unicorn_py3.arch.intel import HOOK_INSN_SYSCALL_CFUNC
+
+from loader.elf import Arch
+
+POOL_SIZE = 1 << 34            # physical address space; the host commits it lazily
+PAGE_SIZE = 4096
+
+HOOK_INTR_CFUNC = ctypes.CFUNCTYPE(None, uc_engine, ctypes.c_uint32, ctypes.c_void_p)
+
+# Register names for both views (gdb's names), mapped to Unicorn ids.
+REGS_X86_64: Dict[str, int] = {
+    "rax": x86.UC_X86_REG_RAX, "rbx": x86.UC_X86_REG_RBX, "rcx": x86.UC_X86_REG_RCX,
+    "rdx": x86.UC_X86_REG_RDX, "rsi": x86.UC_X86_REG_RSI, "rdi": x86.UC_X86_REG_RDI,
+    "rbp": x86.UC_X86_REG_RBP, "rsp": x86.UC_X86_REG_RSP, "r8": x86.UC_X86_REG_R8,
+    "r9": x86.UC_X86_REG_R9, "r10": x86.UC_X86_REG_R10, "r11": x86.UC_X86_REG_R11,
+    "r12": x86.UC_X86_REG_R12, "r13": x86.UC_X86_REG_R13, "r14": x86.UC_X86_REG_R14,
+    "r15": x86.UC_X86_REG_R15, "rip": x86.UC_X86_REG_RIP, "eflags": x86.UC_X86_REG_EFLAGS,
+    "cs": x86.UC_X86_REG_CS, "ss": x86.UC_X86_REG_SS, "ds": x86.UC_X86_REG_DS,
+    "es": x86.UC_X86_REG_ES, "fs": x86.UC_X86_REG_FS, "gs": x86.UC_X86_REG_GS,
+    "fs_base": x86.UC_X86_REG_FS_BASE, "gs_base": x86.UC_X86_REG_GS_BASE,
+}
+REGS_I386: Dict[str, int] = {
+    "eax": x86.UC_X86_REG_EAX, "ecx": x86.UC_X86_REG_ECX, "edx": x86.UC_X86_REG_EDX,
+    "ebx": x86.UC_X86_REG_EBX, "esp": x86.UC_X86_REG_ESP, "ebp": x86.UC_X86_REG_EBP,
+    "esi": x86.UC_X86_REG_ESI, "edi": x86.UC_X86_REG_EDI, "eip": x86.UC_X86_REG_EIP,
+    "eflags": x86.UC_X86_REG_EFLAGS, "cs": x86.UC_X86_REG_CS, "ss": x86.UC_X86_REG_SS,
+    "ds": x86.UC_X86_REG_DS, "es": x86.UC_X86_REG_ES, "fs": x86.UC_X86_REG_FS,
+    "gs": x86.UC_X86_REG_GS,
+}
+
+# Syscall argument registers: number first, then the six arguments (Linux's entry code).
+SYSCALL_REGS = {
+    Arch.X86_64: [x86.UC_X86_REG_RAX, x86.UC_X86_REG_RDI, x86.UC_X86_REG_RSI, x86.UC_X86_REG_RDX,
+                  x86.UC_X86_REG_R10, x86.UC_X86_REG_R8, x86.UC_X86_REG_R9],
+    Arch.I386: [x86.UC_X86_REG_EAX, x86.UC_X86_REG_EBX, x86.UC_X86_REG_ECX, x86.UC_X86_REG_EDX,
+                x86.UC_X86_REG_ESI, x86.UC_X86_REG_EDI, x86.UC_X86_REG_EBP],
+}
+
+# The i386 GDT lives in a page above TASK_SIZE, as DEVELOPERS.md describes.
+GDT_ADDR = 0xFFFFE000
+GDT_ENTRIES = 32
+GDT_ENTRY_TLS_MIN = 12          # Linux's GDT_ENTRY_TLS_MIN on x86-64 kernels (selector 0x63)
+GDT_ENTRY_TLS_ENTRIES = 3
+KERNEL_CS, KERNEL_DS = 1, 2     # flat ring-0 code/data: Unicorn's guest runs at CPL 0
+USER_CS, USER_DS = 4, 5         # __USER32_CS 0x23, __USER32_DS 0x2b
+
+
+def make_descriptor(base: int, limit: int, access: int, flags: int) -> int:
+    """An x86 segment descriptor (8 bytes) from base, 20-bit limit, access byte and flags."""
+    return ((limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (access << 40)
+            | (((limit >> 16) & 0xF) << 48) | (flags << 52) | (((base >> 24) & 0xFF) << 56))
+
+
+class UnicornMemory:
+    """PhysicalMemory over Unicorn's pool (mem_read/mem_write take physical addresses)."""
+
+    def __init__(self, uc: Uc) -> None:
+        self._uch = uc._uch
+        self._buf = ctypes.create_string_buffer(PAGE_SIZE)
+
+    def read(self, paddr: int, size: int) -> bytes:
+        buf = self._buf if size <= PAGE_SIZE else ctypes.create_string_buffer(size)
+        if uclib.uc_mem_read(self._uch, paddr, buf, size):
+            raise UcError(ucc.UC_ERR_READ_UNMAPPED)
+        return buf.raw[:size]
+
+    def write(self, paddr: int, data: bytes) -> None:
+        if uclib.uc_mem_write(self._uch, paddr, data, len(data)):
+            raise UcError(ucc.UC_ERR_WRITE_UNMAPPED)
+
+
+class Machine:
+    """The CPU of one guest: Unicorn for the architecture, its register view, its hooks."""
+
+    def __init__(self, arch: Arch) -> None:
+        self.arch = arch
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_64 if arch is Arch.X86_64 else UC_MODE_32)
+        self._uch = self.uc._uch
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self.uc.mem_map(0, POOL_SIZE)
+        self.uc.ctl_exits_enabled(True)
+        self.uc.ctl_set_exits([])
+        self.phys = UnicornMemory(self.uc)
+        self.regs = REGS_X86_64 if arch is Arch.X86_64 else REGS_I386
+        self.pc_reg = x86.UC_X86_REG_RIP if arch is Arch.X86_64 else x86.UC_X86_REG_EIP
+        self.sp_reg = x86.UC_X86_REG_RSP if arch is Arch.X86_64 else x86.UC_X86_REG_ESP
+        self._keep: List[Any] = []       # ctypes callbacks must outlive the Unicorn handle
+        # A scalar read/write through ctypes directly (~4x cheaper than Uc.reg_read).
+        self._val = ctypes.c_uint64()
+        self._val_p = ctypes.byref(self._val)
+        # Syscall registers read in one uc_reg_read_batch call.
+        ids = SYSCALL_REGS[arch]
+        self._sc_ids = (ctypes.c_int * len(ids))(*ids)
+        self._sc_vals = (ctypes.c_uint64 * len(ids))()
+        base = ctypes.addressof(self._sc_vals)
+        self._sc_ptrs = (ctypes.c_void_p * len(ids))(*[base + 8 * i for i in range(len(ids))])
+        self._sc_n = len(ids)
+
+    # --- registers ---------------------------------------------------------------------------
+    def reg(self, uc_id: int) -> int:
+        uclib.uc_reg_read(self._uch, uc_id, self._val_p)
+        return self._val.value
+
+    def set_reg(self, uc_id: int, value: int) -> None:
+        self._val.value = value & 0xFFFFFFFFFFFFFFFF
+        uclib.uc_reg_write(self._uch, uc_id, self._val_p)
+
+    @property
+    def pc(self) -> int:
+        return self.reg(self.pc_reg)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.set_reg(self.pc_reg, value)
+
+    @property
+    def sp(self) -> int:
+        return self.reg(self.sp_reg)
+
+    @sp.setter
+    def sp(self, value: int) -> None:
+        self.set_reg(self.sp_reg, value)
+
+    def read_syscall_regs(self) -> Sequence[int]:
+        """(nr, a0..a5) in one ctypes call."""
+        uclib.uc_reg_read_batch(self._uch, self._sc_ids, self._sc_ptrs, self._sc_n)
+        return self._sc_vals
+
+    # --- hooks ------------------------------------------------------------------------------
+    def _hook_add(self, htype: int, cfunc: Any, *extra: Any) -> None:
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self._uch, ctypes.byref(handle), htype, cfunc, None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0), *extra)
+        if status:
+            raise UcError(status)
+        self._keep.append(cfunc)
+
+    def hook_tlb_fill(self, fn: Callable[[int, int, Any], bool]) -> None:
+        """fn(vaddr, access, entry) -> bool; entry.paddr/perms set on success."""
+        def cb(uch: int, vaddr: int, access: int, entry: Any, data: int) -> bool:
+            return fn(vaddr, access, entry.contents)
+        self._hook_add(UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC(cb))
+
+    def hook_syscall(self, fn: Callable[[], None]) -> None:
+        """x86-64 `syscall` instruction (RIP points at it; Unicorn adds 2 after)."""
+        def cb(uch: int, data: int) -> None:
+            fn()
+        self._hook_add(UC_HOOK_INSN, HOOK_INSN_SYSCALL_CFUNC(cb), ctypes.c_int(x86.UC_X86_INS_SYSCALL))
+
+    def hook_intr(self, fn: Callable[[int], None]) -> None:
+        """Software interrupts and CPU exceptions (int 0x80, int3, #DE...)."""
+        def cb(uch: int, intno: int, data: int) -> None:
+            fn(intno)
+        self._hook_add(UC_HOOK_INTR, HOOK_INTR_CFUNC(cb))
+
+    # --- running ----------------------------------------------------------------------------
+    def start(self, pc: int, count: int = 0) -> None:
+        """Run from pc until emu_stop (no `until` address: see DEVELOPERS.md)."""
+        status = uclib.uc_emu_start(self._uch, pc, 0, 0, count)
+        if status:
+            raise UcError(status)
+
+    def stop(self) -> None:
+        uclib.uc_emu_stop(self._uch)
+
+    def flush_tlb(self) -> None:
+        self.uc.ctl(ucc.UC_CTL_TLB_FLUSH, ucc.UC_CTL_IO_WRITE)
+
+    def flush_code(self, start: int, end: int) -> None:
+        self.uc.ctl_remove_cache(start, end)
+
+    # --- i386 segments ----------------------------------------------------------------------
+    def setup_gdt(self, gdt_paddr: int) -> None:
+        """Flat descriptors and GDTR for an i386 guest (the GDT page maps GDT_ADDR)."""
+        flat32 = 0xC  # G=1 (4 KB granularity), D/B=1 (32-bit; for SS this is the B bit)
+        entries = {
+            KERNEL_CS: make_descriptor(0, 0xFFFFF, 0x9B, flat32),
+            KERNEL_DS: make_descriptor(0, 0xFFFFF, 0x93, flat32),
+            USER_CS: make_descriptor(0, 0xFFFFF, 0xFB, flat32),
+            USER_DS: make_descriptor(0, 0xFFFFF, 0xF3, flat32),
+        }
+        for index, desc in entries.items():
+            self.phys.write(gdt_paddr + 8 * index, desc.to_bytes(8, "little"))
+        self.uc.reg_write(x86.UC_X86_REG_GDTR, (0, GDT_ADDR, GDT_ENTRIES * 8 - 1, 0))
+        self.uc.reg_write(x86.UC_X86_REG_CS, KERNEL_CS << 3)
+        self.uc.reg_write(x86.UC_X86_REG_SS, KERNEL_DS << 3)
+        for seg in (x86.UC_X86_REG_DS, x86.UC_X86_REG_ES):
+            self.uc.reg_write(seg, (USER_DS << 3) | 3)
+
+    def cpuid(self, leaf: int) -> tuple[int, int, int, int]:
+        """Ask the emulated CPU (for AT_HWCAP and the like)."""
+        from unicorn.x86_const import UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX
+        scratch = Uc(UC_ARCH_X86, UC_MODE_64 if self.arch is Arch.X86_64 else UC_MODE_32)
+        scratch.mem_map(0x1000, 0x1000)
+        scratch.mem_write(0x1000, b"\x0f\xa2")  # cpuid
+        scratch.reg_write(UC_X86_REG_EAX, leaf)
+        scratch.reg_write(UC_X86_REG_ECX, 0)
+        scratch.emu_start(0x1000, 0x1002)
+        return tuple(scratch.reg_read(r) for r in (UC_X86_REG_EAX, UC_X86_REG_EBX,  # type: ignore
+                                                   UC_X86_REG_ECX, UC_X86_REG_EDX))
