@@ -148,7 +148,7 @@ def run(opts: CliOptions) -> int:
     report(proc, opts, started)
     if result.signal is not None:
         fault = proc.term_fault
-        where = f" at address {fault.addr:#x}" if fault is not None and fault.addr else ""
+        where = f" at address {fault.addr:#x}" if fault is not None and fault.access else ""
         pc = f" (pc={proc.machine.pc:#x})" if fault is not None else ""
         sys.stderr.write(f"pyexec: {opts.argv[0]}: terminated by {signal_name(result.signal)}"
                          f"{where}{pc}\n")

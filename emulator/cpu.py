@@ -8,7 +8,7 @@ from unicorn import UcError
 from unicorn import unicorn_const as ucc
 from unicorn import x86_const as x86
 
-from emulator.errors import GuestFault, InternalError
+from emulator.errors import GuestFault, InternalError, SyscallError
 from emulator.signum import FPE_INTDIV, ILL_ILLOPN, SI_KERNEL, TRAP_BRKPT, Signal
 from loader.elf import Arch
 from mmu.constants import PAGE_SHIFT
@@ -48,18 +48,44 @@ class Cpu:
         m.hook_intr(self._interrupt)
         if proc.arch is Arch.X86_64:
             m.hook_syscall(self._syscall64)
-        ids = [x86.UC_X86_REG_RAX, x86.UC_X86_REG_RCX, x86.UC_X86_REG_R11]
+        self._init_syscall_fast_path()
+
+    def _init_syscall_fast_path(self) -> None:
+        """Preallocated ctypes arrays: one batch read of the syscall registers (plus RIP and
+        RFLAGS on x86-64), one batch write of the result (plus RCX and R11)."""
         import ctypes
         from unicorn.unicorn_py3.unicorn import uclib
+        from emulator.machine import SYSCALL_REGS
         self._uclib = uclib
-        self._wb_ids = (ctypes.c_int * 3)(*ids)
-        self._wb_vals = (ctypes.c_uint64 * 3)()
-        base = ctypes.addressof(self._wb_vals)
-        self._wb_ptrs = (ctypes.c_void_p * 3)(base, base + 8, base + 16)
-        self._rip_eflags = (ctypes.c_int * 2)(x86.UC_X86_REG_RIP, x86.UC_X86_REG_EFLAGS)
-        self._re_vals = (ctypes.c_uint64 * 2)()
-        b2 = ctypes.addressof(self._re_vals)
-        self._re_ptrs = (ctypes.c_void_p * 2)(b2, b2 + 8)
+        self._uch = self.machine._uch
+        read_ids = list(SYSCALL_REGS[self.proc.arch])
+        if self.proc.arch is Arch.X86_64:
+            read_ids += [x86.UC_X86_REG_RIP, x86.UC_X86_REG_EFLAGS]
+            write_ids = [x86.UC_X86_REG_RAX, x86.UC_X86_REG_RCX, x86.UC_X86_REG_R11]
+        else:
+            write_ids = [x86.UC_X86_REG_EAX]
+
+        def arrays(ids: list) -> tuple:
+            idarr = (ctypes.c_int * len(ids))(*ids)
+            vals = (ctypes.c_uint64 * len(ids))()
+            base = ctypes.addressof(vals)
+            ptrs = (ctypes.c_void_p * len(ids))(*[base + 8 * i for i in range(len(ids))])
+            return idarr, vals, ptrs, len(ids)
+        self._rd = arrays(read_ids)
+        self._wr = arrays(write_ids)
+        self._table = {nr: (e.handler, e.nargs) for nr, e in self.proc.dispatcher.table.items()}
+
+    def _do_syscall(self, nr: int, v: object) -> int:
+        """Dispatch with the registers in v[1..6]; errors become -errno (dispatch.py's rule)."""
+        entry = self._table.get(nr)
+        if entry is None:
+            return self.proc.dispatcher.call(self.proc, nr, list(v[1:7]))  # type: ignore[index]
+        handler, nargs = entry
+        self.proc.dispatcher.count += 1
+        try:
+            return handler(self.proc, *v[1:1 + nargs])  # type: ignore[index]
+        except SyscallError as exc:
+            return -exc.errno
 
     # --- hooks (hot) -----------------------------------------------------------------------
     def _tlb_fill(self, vaddr: int, access: int, entry: object) -> bool:
@@ -80,16 +106,15 @@ class Cpu:
 
     def _syscall64(self) -> None:
         try:
-            vals = self.machine.read_syscall_regs()
-            ret = self.proc.syscall(vals[0], list(vals[1:7]))
+            ids, v, ptrs, n = self._rd
+            self._uclib.uc_reg_read_batch(self._uch, ids, ptrs, n)
+            ret = self._do_syscall(v[0], v)
+            wids, w, wptrs, wn = self._wr
             # Linux's syscall entry leaves RCX = return address, R11 = RFLAGS.
-            lib = self._uclib
-            lib.uc_reg_read_batch(self.machine._uch, self._rip_eflags, self._re_ptrs, 2)
-            w = self._wb_vals
             w[0] = ret & 0xFFFFFFFFFFFFFFFF
-            w[1] = self._re_vals[0] + 2
-            w[2] = self._re_vals[1]
-            lib.uc_reg_write_batch(self.machine._uch, self._wb_ids, self._wb_ptrs, 3)
+            w[1] = v[7] + 2
+            w[2] = v[8]
+            self._uclib.uc_reg_write_batch(self._uch, wids, wptrs, wn)
         except BaseException as exc:
             self.error = exc
             self.machine.stop()
@@ -97,9 +122,12 @@ class Cpu:
     def _interrupt(self, intno: int) -> None:
         try:
             if intno == 0x80 and self.proc.arch is Arch.I386:
-                vals = self.machine.read_syscall_regs()
-                ret = self.proc.syscall(vals[0] & 0xFFFFFFFF, [v & 0xFFFFFFFF for v in vals[1:7]])
-                self.machine.set_reg(x86.UC_X86_REG_EAX, ret & 0xFFFFFFFF)
+                ids, v, ptrs, n = self._rd
+                self._uclib.uc_reg_read_batch(self._uch, ids, ptrs, n)
+                # 32-bit registers fill only the low half; the high half stays zero.
+                wids, w, wptrs, wn = self._wr
+                w[0] = self._do_syscall(v[0], v) & 0xFFFFFFFF
+                self._uclib.uc_reg_write_batch(self._uch, wids, wptrs, wn)
                 return
             signo, code = EXCEPTION_SIGNALS.get(intno, (Signal.SIGSEGV, SI_KERNEL))
             pc = self.machine.pc
@@ -128,7 +156,28 @@ class Cpu:
                 raise InternalError(f"{type(err).__name__}: {err} at pc={self.machine.pc:#x}") from err
             if self.fault is not None:
                 fault, self.fault = self.fault, None
+                if fault.access:
+                    fault.addr = self._exact_fault_address(fault)
                 proc.force_sig_fault(fault)
+
+    def _exact_fault_address(self, fault: GuestFault) -> int:
+        """The TLB hook saw a page; Linux's si_addr is the operand's address (or RIP)."""
+        from mmu.constants import ACCESS_FETCH
+        from mmu.uaccess import copy_from_user
+        from emulator.decode import fault_address
+        from emulator.errors import SyscallError as _SE
+        pc = self.machine.pc
+        page = fault.addr & ~0xFFF
+        if fault.access == ACCESS_FETCH:
+            return pc if pc & ~0xFFF == page else page
+        try:
+            code = copy_from_user(self.mm, pc, 15)
+        except _SE:
+            try:
+                code = copy_from_user(self.mm, pc, 0x1000 - (pc & 0xFFF))
+            except _SE:
+                return page
+        return fault_address(self.machine, self.proc.arch, code, pc, page)
 
     def _uc_error_to_fault(self, exc: UcError) -> GuestFault:
         pc = self.machine.pc

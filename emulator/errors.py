@@ -31,11 +31,13 @@ class SyscallError(PyexecError):
 class GuestFault(PyexecError):
     """A synchronous signal the guest must receive: SIGSEGV/SIGBUS from the MMU, SIGILL, SIGFPE..."""
 
-    def __init__(self, signo: int, code: int, addr: int, detail: str = "") -> None:
+    def __init__(self, signo: int, code: int, addr: int, detail: str = "",
+                 access: int = 0) -> None:
         super().__init__(detail or f"signal {signo} code {code} at {addr:#x}")
         self.signo = signo
         self.code = code
         self.addr = addr
+        self.access = access     # the MMU access (16 read / 17 write / 18 fetch), 0 if none
 
 
 class InternalError(PyexecError):

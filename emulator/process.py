@@ -107,12 +107,14 @@ class Process:
     def exec_image(self) -> None:
         """Steps 2 and 3: map the image, build the stack, set the registers (start_thread)."""
         image = self.image
+        self.mm.origin = "execve"
         self.load = load_elf_binary(self.mm, image)
         self.mm.reserve_vdso_area()
         creds = Credentials(os.getuid(), os.geteuid(), os.getgid(), os.getegid())
         self.stack = setup_stack(self.mm, image, self.load, self.argv, self.envp,
                                  os.fsencode(self.exe_path), self.random_bytes(16),
                                  self._hwcap(), creds)
+        self.mm.origin = "cpu"
         self.personality = 0x0400000 if image.read_implies_exec else 0   # READ_IMPLIES_EXEC
         m = self.machine
         if self.arch is Arch.I386:

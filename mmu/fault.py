@@ -32,6 +32,7 @@ class FaultEvent:
     kind: str            # file / file-private / anon / zero / cow / cow-reuse / stack / segv / sigbus
     paddr: int = -1
     detail: str = ""
+    origin: str = "cpu"  # who touched the page: the guest CPU, a syscall, or execve itself
 
     def describe(self) -> str:
         where = "no VMA"
@@ -39,7 +40,8 @@ class FaultEvent:
             v = self.vma
             where = f"{v.start:x}-{v.end:x} {prot_str(v)} {v.display_name() or '[anon]'}"
         frame = f" frame={self.paddr:#x}" if self.paddr >= 0 else ""
-        return (f"fault {self.addr:#x} {ACCESS_NAMES.get(self.access, '?')}: {self.kind}"
+        by = "" if self.origin == "cpu" else f" (by {self.origin})"
+        return (f"fault {self.addr:#x} {ACCESS_NAMES.get(self.access, '?')}{by}: {self.kind}"
                 f"{frame} [{where}]{' ' + self.detail if self.detail else ''}")
 
 
@@ -67,12 +69,12 @@ def handle_mm_fault(mm: "MM", addr: int, access: int) -> PTE:
         if vma is None:
             mm.stats.segv += 1
             mm.notify(FaultEvent(addr, access, None, "segv", detail="SEGV_MAPERR"))
-            raise GuestFault(Signal.SIGSEGV, SEGV_MAPERR, addr)
+            raise GuestFault(Signal.SIGSEGV, SEGV_MAPERR, addr, access=access)
         mm.stats.stack_growth += 1
     if not access_allowed(vma, access):
         mm.stats.segv += 1
         mm.notify(FaultEvent(addr, access, vma, "segv", detail="SEGV_ACCERR"))
-        raise GuestFault(Signal.SIGSEGV, SEGV_ACCERR, addr)
+        raise GuestFault(Signal.SIGSEGV, SEGV_ACCERR, addr, access=access)
 
     vpn = page >> PAGE_SHIFT
     pte = mm.pt.get(vpn)
@@ -114,7 +116,7 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
         # A page wholly past EOF: Linux's filemap_fault returns VM_FAULT_SIGBUS.
         mm.stats.sigbus += 1
         mm.notify(FaultEvent(addr, access, vma, "sigbus", detail="BUS_ADRERR"))
-        raise GuestFault(Signal.SIGBUS, BUS_ADRERR, addr)
+        raise GuestFault(Signal.SIGBUS, BUS_ADRERR, addr, access=access)
     if vma.file_end is not None and offset + PAGE_SIZE > vma.file_end:
         # The page holding the end of a segment's file data (padzero): its own frame, the file
         # bytes up to p_filesz and zeros after them, as Linux's padzero leaves it.

@@ -89,10 +89,12 @@ class MM:
         self.reserved: List[tuple[int, int]] = []   # holes no mmap may choose (the vDSO's)
         self.stack_rlimit = RLIMIT_STACK
         self.listeners: List[Callable[[FaultEvent], None]] = []
+        self.origin = "cpu"      # set to "syscall" / "execve" while Python touches guest pages
         self.flush_tlb: Callable[[], None] = _noop
 
     # --- page table -------------------------------------------------------------------------
     def notify(self, event: FaultEvent) -> None:
+        event.origin = self.origin
         for listener in self.listeners:
             listener(event)
 

@@ -21,11 +21,16 @@ def translate(mm: "MM", addr: int, access: int) -> int:
     """The physical address of guest virtual `addr` for `access`, faulting the page in."""
     pte = mm.pt.get(addr >> PAGE_SHIFT)
     if pte is None or (access == ACCESS_WRITE and not pte.perms & UC_PROT_WRITE):
+        cow_break = pte is not None
+        outer = mm.origin
+        if outer == "cpu":
+            mm.origin = "syscall"
         try:
-            cow_break = pte is not None
             pte = handle_mm_fault(mm, addr, access)
         except GuestFault as exc:
             raise SyscallError(Errno.EFAULT, f"bad address {addr:#x}") from exc
+        finally:
+            mm.origin = outer
         if cow_break:
             mm.flush_tlb()
     return pte.paddr + (addr & (PAGE_SIZE - 1))

@@ -6,7 +6,6 @@ anywhere below becomes -errno here, the one place that does so.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, Mapping, Set
@@ -31,8 +30,8 @@ class Syscall:
 
     @classmethod
     def of(cls, name: str, handler: Handler) -> "Syscall":
-        params = list(inspect.signature(handler).parameters.values())[1:]
-        return cls(name, handler, len(params))
+        # Arguments after the process: the registers the handler takes.
+        return cls(name, handler, handler.__code__.co_argcount - 1)
 
 
 def build_table(entries: Mapping[int, tuple[str, Handler]]) -> Dict[int, Syscall]:
@@ -58,14 +57,13 @@ class Dispatcher:
         if entry is None:
             if nr not in self._warned:
                 self._warned.add(nr)
+                from . import names
+                known = names.X86_64 if self.abi_name == "x86_64" else names.I386
                 log.warning("unsupported %s syscall %d (%s): returning -ENOSYS",
-                            self.abi_name, nr, UNSUPPORTED_NAMES.get((self.abi_name, nr), "?"))
+                            self.abi_name, nr, known.get(nr, "unknown"))
             return -Errno.ENOSYS
         try:
             return entry.handler(proc, *args[:entry.nargs])
         except SyscallError as exc:
             return -exc.errno
 
-
-# Names of syscalls pyexec does not implement, so the warning can name them.
-UNSUPPORTED_NAMES: Dict[tuple[str, int], str] = {}
