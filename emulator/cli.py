@@ -107,6 +107,11 @@ def die_by_signal(signo: int) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(format="pyexec: %(message)s", level=logging.WARNING)
+    # Python ignores SIGPIPE and catches SIGINT; the guest starts with the kernel's defaults
+    # (hostsig mirrors its later choices).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         opts = parse_args(list(sys.argv[1:] if argv is None else argv))
     except UsageError as exc:

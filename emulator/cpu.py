@@ -9,6 +9,7 @@ from unicorn import unicorn_const as ucc
 from unicorn import x86_const as x86
 
 from emulator.errors import GuestFault, InternalError, SyscallError
+from emulator.signals import ERESTARTSYS
 from emulator.signum import FPE_INTDIV, ILL_ILLOPN, SI_KERNEL, TRAP_BRKPT, Signal
 from loader.elf import Arch
 from mmu.constants import PAGE_SHIFT
@@ -48,6 +49,7 @@ class Cpu:
         m.hook_intr(self._interrupt)
         if proc.arch is Arch.X86_64:
             m.hook_syscall(self._syscall64)
+        m.hook_port_io(self._port_io)
         self._init_syscall_fast_path()
 
     def _init_syscall_fast_path(self) -> None:
@@ -85,6 +87,10 @@ class Cpu:
         try:
             return handler(self.proc, *v[1:1 + nargs])  # type: ignore[index]
         except SyscallError as exc:
+            if exc.errno >= ERESTARTSYS:
+                # Interrupted: the run loop restarts it or turns it into -EINTR.
+                self.proc.restart = (nr, -exc.errno)
+                self.machine.stop()
             return -exc.errno
 
     # --- hooks (hot) -----------------------------------------------------------------------
@@ -131,12 +137,20 @@ class Cpu:
                 return
             signo, code = EXCEPTION_SIGNALS.get(intno, (Signal.SIGSEGV, SI_KERNEL))
             pc = self.machine.pc
-            self.fault = GuestFault(signo, code, pc if signo != Signal.SIGSEGV else 0,
+            # Compare Linux's traps.c: si_addr is the faulting instruction (for int3 the
+            # address after it, where RIP already points); #GP carries no address.
+            self.fault = GuestFault(signo, code, 0 if code == SI_KERNEL else pc,
                                     f"CPU exception {intno} at {pc:#x}")
             self.machine.stop()
         except BaseException as exc:
             self.error = exc
             self.machine.stop()
+
+    def _port_io(self) -> None:
+        """in/out at ring 3 with IOPL 0: #GP natively; Unicorn lets them through to a hook."""
+        pc = self.machine.pc
+        self.fault = GuestFault(Signal.SIGSEGV, SI_KERNEL, 0, f"port I/O at {pc:#x}")
+        self.machine.stop()
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -159,6 +173,7 @@ class Cpu:
                 if fault.access:
                     fault.addr = self._exact_fault_address(fault)
                 proc.force_sig_fault(fault)
+            proc.return_to_user()
 
     def _exact_fault_address(self, fault: GuestFault) -> int:
         """The TLB hook saw a page; Linux's si_addr is the operand's address (or RIP)."""

@@ -47,6 +47,13 @@ class FdTable:
             raise SyscallError(Errno.EBADF)
         return of.host_fd
 
+    def uses_host(self, host_fd: int) -> bool:
+        return any(of.host_fd == host_fd for of in self.files.values())
+
+    def limit(self) -> int:
+        """RLIMIT_NOFILE: one past the highest descriptor number the guest may use."""
+        return RLIMIT_NOFILE
+
     def lowest_free(self, start: int = 0) -> int:
         fd = start
         while fd in self.files:
@@ -82,3 +89,9 @@ class FdTable:
     def close_all(self) -> None:
         for fd in list(self.files):
             self.close(fd)
+
+    def close_on_exec(self) -> None:
+        """Compare Linux's do_close_on_exec: exec closes every FD_CLOEXEC descriptor."""
+        for fd, of in list(self.files.items()):
+            if of.cloexec:
+                self.close(fd)

@@ -52,13 +52,22 @@ SYSCALL_REGS = {
                 x86.UC_X86_REG_ESI, x86.UC_X86_REG_EDI, x86.UC_X86_REG_EBP],
 }
 
-# The i386 GDT lives in a page above TASK_SIZE, as DEVELOPERS.md describes.
-GDT_ADDR = 0xFFFFE000
+# pyexec's "kernel" pages, above TASK_SIZE where the guest cannot map anything: the GDT and a
+# stub page holding one `iret` that drops the CPU to ring 3 before the first user instruction.
+# Running the guest at CPL 3 makes privileged instructions (hlt, cli, in/out...) raise #GP as on
+# real hardware, which Linux turns into SIGSEGV.
+KERNEL_PAGES = {
+    # arch: (GDT, stub): x86-64 uses the cpu_entry_area's neighbourhood, i386 the two top pages.
+    Arch.X86_64: (0xFFFFFE0000001000, 0xFFFFFE0000002000),
+    Arch.I386: (0xFFFFE000, 0xFFFFF000),
+}
 GDT_ENTRIES = 32
 GDT_ENTRY_TLS_MIN = 12          # Linux's GDT_ENTRY_TLS_MIN on x86-64 kernels (selector 0x63)
 GDT_ENTRY_TLS_ENTRIES = 3
-KERNEL_CS, KERNEL_DS = 1, 2     # flat ring-0 code/data: Unicorn's guest runs at CPL 0
-USER_CS, USER_DS = 4, 5         # __USER32_CS 0x23, __USER32_DS 0x2b
+# Linux's x86-64 GDT layout (asm/segment.h): selectors the guest sees are the native ones.
+GDT_KERNEL32_CS, GDT_KERNEL_CS, GDT_KERNEL_DS = 1, 2, 3
+GDT_USER32_CS, GDT_USER_DS, GDT_USER_CS = 4, 5, 6
+USER_CS_64, USER_CS_32, USER_DS = 0x33, 0x23, 0x2B
 
 
 def make_descriptor(base: int, limit: int, access: int, flags: int) -> int:
@@ -114,6 +123,7 @@ class Machine:
 
     # --- registers ---------------------------------------------------------------------------
     def reg(self, uc_id: int) -> int:
+        self._val.value = 0          # 32-bit registers fill only the low half
         uclib.uc_reg_read(self._uch, uc_id, self._val_p)
         return self._val.value
 
@@ -169,6 +179,17 @@ class Machine:
             fn(intno)
         self._hook_add(UC_HOOK_INTR, HOOK_INTR_CFUNC(cb))
 
+    def hook_port_io(self, fn: Callable[[], None]) -> None:
+        """in/out instructions (Unicorn executes them at any privilege level)."""
+        def on_in(uc: Uc, port: int, size: int, data: Any) -> int:
+            fn()
+            return 0
+
+        def on_out(uc: Uc, port: int, size: int, value: int, data: Any) -> None:
+            fn()
+        self.uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, x86.UC_X86_INS_IN)
+        self.uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, x86.UC_X86_INS_OUT)
+
     # --- running ----------------------------------------------------------------------------
     def start(self, pc: int, count: int = 0) -> None:
         """Run from pc until emu_stop (no `until` address: see DEVELOPERS.md)."""
@@ -185,23 +206,43 @@ class Machine:
     def flush_code(self, start: int, end: int) -> None:
         self.uc.ctl_remove_cache(start, end)
 
-    # --- i386 segments ----------------------------------------------------------------------
-    def setup_gdt(self, gdt_paddr: int) -> None:
-        """Flat descriptors and GDTR for an i386 guest (the GDT page maps GDT_ADDR)."""
-        flat32 = 0xC  # G=1 (4 KB granularity), D/B=1 (32-bit; for SS this is the B bit)
+    # --- segments and ring 3 -------------------------------------------------------------
+    def enter_user_mode(self, gdt_paddr: int, stub_paddr: int, pc: int, sp: int) -> None:
+        """Load Linux's flat GDT and `iret` to ring 3 at pc/sp (compare start_thread)."""
+        gdt_vaddr, stub_vaddr = KERNEL_PAGES[self.arch]
+        flat32, flat64 = 0xC, 0xA   # G+D/B (32-bit; for SS the B bit), G+L (64-bit code)
         entries = {
-            KERNEL_CS: make_descriptor(0, 0xFFFFF, 0x9B, flat32),
-            KERNEL_DS: make_descriptor(0, 0xFFFFF, 0x93, flat32),
-            USER_CS: make_descriptor(0, 0xFFFFF, 0xFB, flat32),
-            USER_DS: make_descriptor(0, 0xFFFFF, 0xF3, flat32),
+            GDT_KERNEL32_CS: make_descriptor(0, 0xFFFFF, 0x9B, flat32),
+            GDT_KERNEL_CS: make_descriptor(0, 0xFFFFF, 0x9B, flat64),
+            GDT_KERNEL_DS: make_descriptor(0, 0xFFFFF, 0x93, flat32),
+            GDT_USER32_CS: make_descriptor(0, 0xFFFFF, 0xFB, flat32),
+            GDT_USER_DS: make_descriptor(0, 0xFFFFF, 0xF3, flat32),
+            GDT_USER_CS: make_descriptor(0, 0xFFFFF, 0xFB, flat64),
         }
         for index, desc in entries.items():
             self.phys.write(gdt_paddr + 8 * index, desc.to_bytes(8, "little"))
-        self.uc.reg_write(x86.UC_X86_REG_GDTR, (0, GDT_ADDR, GDT_ENTRIES * 8 - 1, 0))
-        self.uc.reg_write(x86.UC_X86_REG_CS, KERNEL_CS << 3)
-        self.uc.reg_write(x86.UC_X86_REG_SS, KERNEL_DS << 3)
-        for seg in (x86.UC_X86_REG_DS, x86.UC_X86_REG_ES):
-            self.uc.reg_write(seg, (USER_DS << 3) | 3)
+        self.uc.reg_write(x86.UC_X86_REG_GDTR, (0, gdt_vaddr, GDT_ENTRIES * 8 - 1, 0))
+        frame_off = 0x800
+        if self.arch is Arch.X86_64:
+            stub = b"\x48\xcf"        # iretq
+            frame = b"".join(v.to_bytes(8, "little")
+                             for v in (pc, USER_CS_64, 0x202, sp, USER_DS))
+        else:
+            self.uc.reg_write(x86.UC_X86_REG_CS, GDT_KERNEL32_CS << 3)
+            self.uc.reg_write(x86.UC_X86_REG_SS, GDT_KERNEL_DS << 3)
+            for seg in (x86.UC_X86_REG_DS, x86.UC_X86_REG_ES):
+                self.uc.reg_write(seg, USER_DS)
+            stub = b"\xcf"            # iret
+            frame = b"".join(v.to_bytes(4, "little")
+                             for v in (pc, USER_CS_32, 0x202, sp, USER_DS))
+        # Compare Linux's fpstate_init: x87 control word 0x37f (extended precision, all
+        # exceptions masked) and MXCSR 0x1f80; Unicorn starts with both zero.
+        self.uc.reg_write(x86.UC_X86_REG_FPCW, 0x37F)
+        self.uc.reg_write(x86.UC_X86_REG_MXCSR, 0x1F80)
+        self.phys.write(stub_paddr, stub)
+        self.phys.write(stub_paddr + frame_off, frame)
+        self.sp = stub_vaddr + frame_off
+        self.start(stub_vaddr, count=1)
 
     def cpuid(self, leaf: int) -> tuple[int, int, int, int]:
         """Ask the emulated CPU (for AT_HWCAP and the like)."""

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import logging
 import os
+import signal as host_signal
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, TextIO
 
-from emulator.errors import GuestFault
+from emulator.errors import GuestFault, SyscallError
 from emulator.fdtable import FdTable
-from emulator.machine import GDT_ADDR, POOL_SIZE, Machine
-from emulator.signum import SEGV_ACCERR, SEGV_MAPERR, Signal, signal_name
+from emulator.machine import KERNEL_PAGES, POOL_SIZE, Machine
+from emulator.signals import (SIG_DFL, SIG_IGN, SA_NODEFER, SA_RESETHAND, SA_RESTART,
+                              UNBLOCKABLE, Default, SigAction, SigInfo, SignalDelivery,
+                              SignalState, default_action, fault_siginfo, sigbit)
+from emulator.signum import SI_KERNEL, Signal, signal_name
 from loader.elf import Arch, ElfImage, LoadResult, load_elf_binary, read_elf
 from loader.stack import Credentials, InitialStack, setup_stack
-from mmu.constants import PAGE_SHIFT, PAGE_SIZE, UC_PROT_READ, UC_PROT_WRITE
+from mmu.constants import PAGE_SHIFT, PAGE_SIZE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
 from mmu.fault import FaultEvent
 from mmu.mm import MM
 from mmu.pagetable import PTE, PageKind
@@ -31,14 +35,6 @@ class Options:
     """What the CLI (or an API user) may ask of a run."""
     trace_faults: Optional[TextIO] = None
     random_seed: Optional[int] = None
-
-
-@dataclass
-class SigAction:
-    handler: int = 0        # SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
 
 
 @dataclass
@@ -67,8 +63,12 @@ class Process:
         self.exit_status: Optional[int] = None
         self.term_signal: Optional[int] = None
         self.term_fault: Optional[GuestFault] = None
-        self.sigactions: Dict[int, SigAction] = {}
-        self.sigmask = 0
+        self.signals = SignalState()
+        self._inherit_signal_state()
+        self.saved_sigmask: Optional[int] = None    # rt_sigsuspend's mask to restore
+        self.pending_regs: Optional[Dict[str, int]] = None   # set by sigreturn
+        self.restart: Optional[tuple[int, int]] = None      # (nr, -ERESTART*) of the last syscall
+        self.in_blocking_syscall = False
         self.clear_child_tid = 0
         self.fds = FdTable.inherit_std()
         self.rlimits: Dict[int, tuple[int, int]] = {}
@@ -91,6 +91,9 @@ class Process:
         self.dispatcher = Dispatcher(table_for(self.arch), self.arch.value)
         from emulator.cpu import Cpu
         self.cpu = Cpu(self)
+        self.delivery = SignalDelivery(self)
+        from emulator.hostsig import HostSignals
+        self.host_signals = HostSignals(self)
 
     # --- creation ------------------------------------------------------------------------
     @classmethod
@@ -116,15 +119,28 @@ class Process:
                                  self._hwcap(), creds)
         self.mm.origin = "cpu"
         self.personality = 0x0400000 if image.read_implies_exec else 0   # READ_IMPLIES_EXEC
-        m = self.machine
-        if self.arch is Arch.I386:
-            gdt = self._gdt_paddr = self.mm.frames.alloc()
-            self._kernel_pages[GDT_ADDR >> PAGE_SHIFT] = PTE(gdt, UC_PROT_READ | UC_PROT_WRITE,
-                                                              False, PageKind.ANON)
-            m.setup_gdt(gdt)
-        m.sp = self.stack.sp
-        m.pc = self.load.entry
-        m.set_reg(m.regs["eflags"], 0x202)
+        # Step 3: start_thread, entered through an iret to ring 3.
+        gdt_vaddr, stub_vaddr = KERNEL_PAGES[self.arch]
+        rw = UC_PROT_READ | UC_PROT_WRITE
+        self._gdt_paddr = self.mm.frames.alloc()
+        stub_paddr = self.mm.frames.alloc()
+        self._kernel_pages = {
+            gdt_vaddr >> PAGE_SHIFT: PTE(self._gdt_paddr, rw, False, PageKind.ANON),
+            stub_vaddr >> PAGE_SHIFT: PTE(stub_paddr, rw | UC_PROT_EXEC, False, PageKind.ANON),
+        }
+        self.machine.enter_user_mode(self._gdt_paddr, stub_paddr, self.load.entry,
+                                     self.stack.sp)
+
+    def _inherit_signal_state(self) -> None:
+        """Like execve: ignored signals stay ignored, the blocked mask is kept (from the host
+        process pyexec was started as)."""
+        from emulator.hostsig import FORWARDABLE
+        for sig in FORWARDABLE:
+            if sig != host_signal.SIGPIPE and host_signal.getsignal(sig) == host_signal.SIG_IGN:
+                self.signals.actions[sig] = SigAction(SIG_IGN)
+        for sig in host_signal.pthread_sigmask(host_signal.SIG_BLOCK, []):
+            self.signals.blocked |= sigbit(sig)
+        self.signals.blocked &= ~UNBLOCKABLE
 
     def random_bytes(self, n: int) -> bytes:
         """AT_RANDOM, getrandom: from the host, or from --seed for repeatable runs."""
@@ -140,7 +156,7 @@ class Process:
         return 0x078BFBFD if self.arch is Arch.X86_64 else 0x078BFBFD
 
     def kernel_page(self, vaddr: int) -> Optional[PTE]:
-        """Pages above TASK_SIZE that only the CPU itself uses (the i386 GDT)."""
+        """Pages above TASK_SIZE that only the CPU itself uses (GDT, ring-3 entry stub)."""
         if vaddr < self.mm.layout.task_size:
             return None
         return self._kernel_pages.get(vaddr >> PAGE_SHIFT)
@@ -157,21 +173,86 @@ class Process:
         self.exit_status = status & 0xFF
         self.machine.stop()
 
-    def send_signal_self(self, signo: int) -> None:
-        """kill/tgkill to itself, SIGPIPE: the default action applies until delivery lands."""
-        action = self.sigactions.get(signo)
-        if action is not None and action.handler == 1:      # SIG_IGN
-            return
-        if signo in (Signal.SIGCHLD, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGCONT):
-            return
-        if action is not None and action.handler > 1:
-            log.warning("signal handlers are not delivered yet: %s terminates the guest",
-                        signal_name(signo))
-        self.term_signal = signo
+    def send_signal_self(self, signo: int, code: int = 0) -> None:
+        """kill/tgkill/raise to itself, SIGPIPE: queue it; delivery happens at the next stop."""
+        self.signals.queue(SigInfo(signo, code, pid=self.pid, uid=os.getuid()))
         self.machine.stop()
 
     def force_sig_fault(self, fault: GuestFault) -> None:
-        """A synchronous signal. Handlers are not delivered yet: the default action applies
-        (every such signal terminates, with a core dump natively)."""
-        self.term_signal = fault.signo
-        self.term_fault = fault
+        """Compare Linux's force_sig_info: a fault's signal cannot be blocked or ignored —
+        if it is, the handler is reset to SIG_DFL and the signal unblocked."""
+        sig = fault.signo
+        act = self.signals.action(sig)
+        if self.signals.blocked & sigbit(sig) or act.handler == SIG_IGN:
+            self.signals.actions[sig] = SigAction()
+            self.signals.blocked &= ~sigbit(sig)
+        if act.handler in (SIG_DFL, SIG_IGN):
+            self.term_fault = fault
+        self.signals.queue(fault_siginfo(fault))
+
+    def terminate(self, signo: int) -> None:
+        self.term_signal = signo
+        self.machine.stop()
+
+    # --- return to user mode: sigreturn, syscall restart, signal delivery -----------------
+    def return_to_user(self) -> None:
+        """Compare Linux's exit_to_user_mode_loop / arch_do_signal_or_restart."""
+        if self.pending_regs is not None:
+            self.delivery.set_regs(self.pending_regs)
+            self.pending_regs = None
+        restart, self.restart = self.restart, None
+        while self.exit_status is None and self.term_signal is None:
+            sig = self.signals.next_deliverable()
+            if sig is None:
+                break
+            info = self.signals.dequeue(sig)
+            act = self.signals.action(sig)
+            if act.handler == SIG_IGN:
+                continue
+            if act.handler == SIG_DFL:
+                what = default_action(sig)
+                if what in (Default.IGNORE, Default.CONT):
+                    continue
+                if what is Default.STOP:
+                    os.kill(os.getpid(), host_signal.SIGSTOP)   # the host job control sees it
+                    continue
+                self.term_signal = sig
+                return
+            if restart is not None:
+                self._restart_syscall(restart, act)
+                restart = None
+            oldmask = self.saved_sigmask if self.saved_sigmask is not None else self.signals.blocked
+            self.saved_sigmask = None
+            try:
+                self.delivery.setup_frame(sig, info, act, self.delivery.regs(), oldmask)
+            except SyscallError:
+                # Compare Linux's signal_setup_done failure: force_sigsegv.
+                self.force_sig_fault(GuestFault(Signal.SIGSEGV, SI_KERNEL, 0,
+                                                "cannot build the signal frame"))
+                continue
+            blocked = self.signals.blocked | act.mask
+            if not act.flags & SA_NODEFER:
+                blocked |= sigbit(sig)
+            self.signals.blocked = blocked & ~UNBLOCKABLE
+            if act.flags & SA_RESETHAND:
+                self.signals.actions[sig] = SigAction()
+        if restart is not None:
+            self._restart_syscall(restart, None)
+        if self.saved_sigmask is not None:
+            self.signals.blocked = self.saved_sigmask
+            self.saved_sigmask = None
+
+    def _restart_syscall(self, restart: tuple[int, int], act: Optional[SigAction]) -> None:
+        """Compare Linux's handle_signal/arch_do_signal_or_restart: -ERESTART* becomes -EINTR
+        or re-executes the syscall instruction (both `syscall` and `int $0x80` are 2 bytes)."""
+        from emulator.signals import ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS
+        nr, ret = restart
+        m = self.machine
+        rax = m.regs["rax" if self.arch is Arch.X86_64 else "eax"]
+        again = ret == -ERESTARTNOINTR or (act is None and ret in (-ERESTARTSYS, -ERESTARTNOHAND)) \
+            or (act is not None and ret == -ERESTARTSYS and act.flags & SA_RESTART)
+        if again:
+            m.set_reg(rax, nr)
+            m.pc = m.pc - 2
+        else:
+            m.set_reg(rax, -4)   # -EINTR

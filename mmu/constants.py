@@ -55,13 +55,81 @@ class MAP(enum.IntFlag):
 
 
 class VM(enum.IntFlag):
-    """vm_flags bits that are not PROT bits (compare Linux's include/linux/mm.h)."""
+    """vm_flags bits that are not PROT bits (compare Linux's include/linux/mm.h).
+
+    VM_READ/WRITE/EXEC live in VMA.prot; the values below are Linux's own bit numbers, so
+    /proc/self/smaps can print VmFlags in the kernel's order.
+    """
     NONE = 0
     SHARED = 0x08
+    MAYREAD = 0x10
+    MAYWRITE = 0x20
+    MAYEXEC = 0x40
+    MAYSHARE = 0x80
     GROWSDOWN = 0x0100
-    # Our own marks, so /proc/self/maps can name a VMA as the kernel does.
-    HEAP = 0x1000_0000
-    STACK = 0x2000_0000
+    LOCKED = 0x2000
+    SEQ_READ = 0x8000
+    RAND_READ = 0x10000
+    DONTCOPY = 0x20000
+    DONTEXPAND = 0x40000
+    ACCOUNT = 0x100000
+    NORESERVE = 0x200000
+    WIPEONFORK = 0x2000000
+    DONTDUMP = 0x4000000
+    HUGEPAGE = 0x20000000
+    NOHUGEPAGE = 0x40000000
+    MERGEABLE = 0x80000000
+    # Our own marks, above every Linux bit, so /proc/self/maps can name a VMA as the kernel does.
+    HEAP = 1 << 40
+    STACK = 1 << 41
+
+
+# Marks that are pyexec's bookkeeping, not vm_flags: VMA merging ignores them.
+VM_MARKS = VM.HEAP | VM.STACK
+VM_MAY_DEFAULT = VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
+
+# /proc/<pid>/smaps "VmFlags:" mnemonics, in bit order (compare show_smap_vma_flags).
+VM_MNEMONICS = [
+    (0x1, "rd"), (0x2, "wr"), (0x4, "ex"), (VM.SHARED, "sh"), (VM.MAYREAD, "mr"),
+    (VM.MAYWRITE, "mw"), (VM.MAYEXEC, "me"), (VM.MAYSHARE, "ms"), (VM.GROWSDOWN, "gd"),
+    (VM.LOCKED, "lo"), (VM.SEQ_READ, "sr"), (VM.RAND_READ, "rr"), (VM.DONTCOPY, "dc"),
+    (VM.DONTEXPAND, "de"), (VM.ACCOUNT, "ac"), (VM.NORESERVE, "nr"), (VM.WIPEONFORK, "wf"),
+    (VM.DONTDUMP, "dd"), (VM.HUGEPAGE, "hg"), (VM.NOHUGEPAGE, "nh"), (VM.MERGEABLE, "mg"),
+]
+
+# mremap flags (include/uapi/linux/mman.h), msync flags, madvise advice values.
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
+MREMAP_DONTUNMAP = 4
+MS_ASYNC = 1
+MS_INVALIDATE = 2
+MS_SYNC = 4
+
+
+class MADV(enum.IntEnum):
+    NORMAL = 0
+    RANDOM = 1
+    SEQUENTIAL = 2
+    WILLNEED = 3
+    DONTNEED = 4
+    FREE = 8
+    REMOVE = 9
+    DONTFORK = 10
+    DOFORK = 11
+    MERGEABLE = 12
+    UNMERGEABLE = 13
+    HUGEPAGE = 14
+    NOHUGEPAGE = 15
+    DONTDUMP = 16
+    DODUMP = 17
+    WIPEONFORK = 18
+    KEEPONFORK = 19
+    COLD = 20
+    PAGEOUT = 21
+    POPULATE_READ = 22
+    POPULATE_WRITE = 23
+    DONTNEED_LOCKED = 24
+    COLLAPSE = 25
 
 
 # Unicorn's page permissions (UC_PROT_*), used in TLB entries.

@@ -70,3 +70,36 @@ def readlink_virtual(p: "Process", path: str) -> Optional[str]:
     if rest == "/exe":
         return p.image.host_path
     return None
+
+
+_DEV_FD = re.compile(r"^/dev/(?:fd/(\d+)|(stdin|stdout|stderr))(/.*)?$")
+_STD = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def host_path(p: "Process", path: str) -> str:
+    """The host path naming what `path` names for the guest: /proc/self/exe is the guest's
+    executable, /proc/self/fd/N and /dev/fd/N, /dev/stdin... the guest's descriptor N (whose
+    host number differs). Every other path is the same on both sides."""
+    if path.startswith("/dev/"):
+        m = _DEV_FD.match(path)
+        if m is not None:
+            fd = int(m.group(1)) if m.group(1) is not None else _STD[m.group(2)]
+            return _fd_path(p, fd, m.group(3) or "")
+        return path
+    rest = _own(p, path)
+    if rest is None:
+        return path
+    if rest == "/exe":
+        return p.image.host_path
+    if rest.startswith("/fd/"):
+        num, _, tail = rest[4:].partition("/")
+        if num.isdigit():
+            return _fd_path(p, int(num), "/" + tail if tail else "")
+    return path
+
+
+def _fd_path(p: "Process", fd: int, tail: str) -> str:
+    of = p.fds.files.get(fd)
+    # A descriptor the guest does not have: a number no host process has either.
+    host = of.host_fd if of is not None else 1 << 30
+    return f"/proc/self/fd/{host}{tail}"
