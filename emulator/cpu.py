@@ -8,6 +8,7 @@ from unicorn import UcError
 from unicorn import unicorn_const as ucc
 from unicorn import x86_const as x86
 
+from emulator.control import FaultStop, Stop, StopReason, SyscallEvent
 from emulator.errors import GuestFault, InternalError, SyscallError
 from emulator.signals import ERESTARTSYS
 from emulator.signum import FPE_INTDIV, ILL_ILLOPN, SI_KERNEL, TRAP_BRKPT, Signal
@@ -44,6 +45,13 @@ class Cpu:
         self.mm = proc.mm
         self.fault: Optional[GuestFault] = None
         self.error: Optional[BaseException] = None
+        # The stepping engine (emulator/control.py) sets these:
+        self.traced = False                 # syscalls take the slow path with events
+        self.fault_catches: list = []       # FaultCatch filters: stop before the MMU acts
+        self._fault_catch_ok: Optional[tuple[int, int]] = None
+        self._fault_stop: Optional[tuple[int, int]] = None
+        self.stop: Optional[Stop] = None    # why the CPU stopped, when it was asked to
+        self.pending_syscall: Optional[SyscallEvent] = None   # caught at entry, not yet run
         m = self.machine
         m.hook_tlb_fill(self._tlb_fill)
         m.hook_intr(self._interrupt)
@@ -97,6 +105,8 @@ class Cpu:
     def _tlb_fill(self, vaddr: int, access: int, entry: object) -> bool:
         pte = self.mm.pt.get(vaddr >> PAGE_SHIFT)
         if pte is None or not pte.perms & _NEED[access]:
+            if self.fault_catches and self._catch_fault(vaddr, access):
+                return False
             try:
                 pte = self.proc.kernel_page(vaddr) or handle_mm_fault(self.mm, vaddr, access)
             except GuestFault as fault:
@@ -114,6 +124,9 @@ class Cpu:
         try:
             ids, v, ptrs, n = self._rd
             self._uclib.uc_reg_read_batch(self._uch, ids, ptrs, n)
+            if self.traced:
+                self._syscall_traced(v[0], list(v[1:7]), v[7])
+                return
             ret = self._do_syscall(v[0], v)
             wids, w, wptrs, wn = self._wr
             # Linux's syscall entry leaves RCX = return address, R11 = RFLAGS.
@@ -131,6 +144,9 @@ class Cpu:
                 ids, v, ptrs, n = self._rd
                 self._uclib.uc_reg_read_batch(self._uch, ids, ptrs, n)
                 # 32-bit registers fill only the low half; the high half stays zero.
+                if self.traced:
+                    self._syscall_traced(v[0], list(v[1:7]), self.machine.pc - 2)
+                    return
                 wids, w, wptrs, wn = self._wr
                 w[0] = self._do_syscall(v[0], v) & 0xFFFFFFFF
                 self._uclib.uc_reg_write_batch(self._uch, wids, wptrs, wn)
@@ -152,15 +168,96 @@ class Cpu:
         self.fault = GuestFault(Signal.SIGSEGV, SI_KERNEL, 0, f"port I/O at {pc:#x}")
         self.machine.stop()
 
+    # --- the slow paths the stepping engine needs --------------------------------------------
+    def request_stop(self, stop: Stop) -> None:
+        if self.stop is None:
+            self.stop = stop
+        self.machine.stop()
+
+    def _catch_fault(self, vaddr: int, access: int) -> bool:
+        """Refuse the fill once so the CPU stops at the faulting instruction, before the MMU
+        acts; the retry after the stop is let through."""
+        page = vaddr & ~0xFFF
+        if self._fault_catch_ok == (page, access):
+            self._fault_catch_ok = None
+            return False
+        if self.proc.kernel_page(vaddr) is not None:
+            return False
+        if any(c.matches(vaddr, access) for c in self.fault_catches):
+            self._fault_stop = (vaddr, access)
+            return True
+        return False
+
+    def _syscall_traced(self, nr: int, args: list, pc: int) -> None:
+        """Syscall entry with listeners or a catchpoint: the event may stop the CPU before
+        the handler runs; then run() finishes it when the guest is resumed."""
+        control = self.proc.control
+        ev = SyscallEvent(nr, self.proc.dispatcher.name_of(nr), args, pc)
+        for fn in control.syscall_entry_listeners:
+            fn(ev)
+        if control.wants_syscall_stop(nr):
+            self.pending_syscall = ev
+            self.request_stop(Stop(StopReason.SYSCALL_ENTRY, pc, syscall=ev))
+            return
+        self._finish_syscall(ev)
+
+    def _finish_syscall(self, ev: SyscallEvent) -> None:
+        """Run the handler (unless a listener already gave the result) and set the result
+        registers as the kernel's syscall exit does."""
+        if ev.result is None:
+            args = ev.args + [0] * (6 - len(ev.args))
+            ev.result = self._do_syscall(ev.nr, [ev.nr] + args)
+        m = self.machine
+        if self.proc.arch is Arch.X86_64:
+            m.set_reg(x86.UC_X86_REG_RAX, ev.result)
+            m.set_reg(x86.UC_X86_REG_RCX, ev.pc + 2)
+            m.set_reg(x86.UC_X86_REG_R11, m.reg(x86.UC_X86_REG_EFLAGS))
+        else:
+            m.set_reg(x86.UC_X86_REG_EAX, ev.result & 0xFFFFFFFF)
+        control = self.proc.control
+        for fn in control.syscall_exit_listeners:
+            fn(ev)
+        if control.wants_syscall_stop(ev.nr) and self.proc.exit_status is None:
+            self.request_stop(Stop(StopReason.SYSCALL_EXIT, ev.pc + 2, syscall=ev))
+
     # --- the loop ----------------------------------------------------------------------------
-    def run(self) -> None:
-        """Run until the process exits or dies; raises InternalError for pyexec's own bugs."""
+    def _finished(self) -> Optional[Stop]:
         proc = self.proc
-        while proc.exit_status is None and proc.term_signal is None:
+        if proc.exit_status is not None:
+            return Stop(StopReason.EXITED, self.machine.pc, status=proc.exit_status)
+        if proc.term_signal is not None:
+            return Stop(StopReason.SIGNALED, self.machine.pc, signo=proc.term_signal)
+        return None
+
+    def run(self, count: int = 0) -> Stop:
+        """Run until the process exits or dies, a stop is requested, or `count` instructions
+        (when non-zero) ran; raises InternalError for pyexec's own bugs."""
+        proc = self.proc
+        self.stop = None
+        if self.pending_syscall is not None:
+            ev, self.pending_syscall = self.pending_syscall, None
+            self._finish_syscall(ev)
+            proc.return_to_user()
+            done = self._finished()
+            if done is not None or self.stop is not None:
+                return done or self._take_stop()
+        if self._fault_stop is not None:
+            page, access = self._fault_stop[0] & ~0xFFF, self._fault_stop[1]
+            self._fault_catch_ok = (page, access)
+            self._fault_stop = None
+        while True:
+            done = self._finished()
+            if done is not None:
+                return done
+            if proc.exec_pending is not None:
+                return Stop(StopReason.REQUESTED, self.machine.pc)
             pc = self.machine.pc
             try:
-                self.machine.start(pc)
+                self.machine.start(pc, count)
             except UcError as exc:
+                if self._fault_stop is not None:
+                    self.stop = Stop(StopReason.FAULT, pc, fault=FaultStop(*self._fault_stop))
+                    return self._take_stop()
                 if self.fault is None and self.error is None:
                     self.fault = self._uc_error_to_fault(exc)
             if self.error is not None:
@@ -174,6 +271,15 @@ class Cpu:
                     fault.addr = self._exact_fault_address(fault)
                 proc.force_sig_fault(fault)
             proc.return_to_user()
+            if self.stop is not None:
+                return self._take_stop()
+            if count and self._finished() is None and proc.exec_pending is None:
+                return Stop(StopReason.STEP, self.machine.pc)
+
+    def _take_stop(self) -> Stop:
+        stop, self.stop = self.stop, None
+        assert stop is not None
+        return stop
 
     def _exact_fault_address(self, fault: GuestFault) -> int:
         """The TLB hook saw a page; Linux's si_addr is the operand's address (or RIP)."""

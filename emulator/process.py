@@ -10,13 +10,13 @@ import os
 import signal as host_signal
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, TextIO
 
-from emulator.errors import GuestFault, SyscallError
+from emulator.errors import GuestFault, PyexecError, SyscallError
 from emulator.fdtable import FdTable
 from emulator.machine import KERNEL_PAGES, POOL_SIZE, Machine
 from emulator.signals import (SIG_DFL, SIG_IGN, SA_NODEFER, SA_RESETHAND, SA_RESTART,
-                              UNBLOCKABLE, Default, SigAction, SigInfo, SignalDelivery,
+                              UNBLOCKABLE, AltStack, Default, SigAction, SigInfo, SignalDelivery,
                               SignalState, default_action, fault_siginfo, sigbit)
 from emulator.signum import SI_KERNEL, Signal, signal_name
 from loader.elf import Arch, ElfImage, LoadResult, load_elf_binary, read_elf
@@ -26,6 +26,9 @@ from mmu.fault import FaultEvent
 from mmu.mm import MM
 from mmu.pagetable import PTE, PageKind
 from syscalls.dispatch import Dispatcher
+
+if TYPE_CHECKING:
+    from syscalls.exec import ExecRequest
 
 log = logging.getLogger("pyexec.process")
 
@@ -79,7 +82,15 @@ class Process:
             __import__("random").Random(self.options.random_seed)
         self.load: Optional[LoadResult] = None
         self.stack: Optional[InitialStack] = None
-        # Step 1: a new, empty address space on a new CPU.
+        self.comm = os.fsencode(os.path.basename(image.path))[:15]   # prctl PR_GET_NAME
+        self.exec_pending: Optional["ExecRequest"] = None   # set by execve, run() finishes it
+        self.vfork_done: Optional[int] = None   # a vfork child's pipe end: closed at exec/exit
+        from emulator.hostsig import HostSignals
+        self.host_signals = HostSignals(self)
+        self._new_address_space()
+
+    def _new_address_space(self) -> None:
+        """Step 1: a new, empty address space on a new CPU."""
         self.machine = Machine(self.arch)
         self.mm = MM(self.machine.phys, self.arch.layout, PAGE_SIZE, POOL_SIZE)
         self.mm.flush_tlb = self.machine.flush_tlb
@@ -91,9 +102,9 @@ class Process:
         self.dispatcher = Dispatcher(table_for(self.arch), self.arch.value)
         from emulator.cpu import Cpu
         self.cpu = Cpu(self)
+        from emulator.control import Control
+        self.control = Control(self)
         self.delivery = SignalDelivery(self)
-        from emulator.hostsig import HostSignals
-        self.host_signals = HostSignals(self)
 
     # --- creation ------------------------------------------------------------------------
     @classmethod
@@ -163,8 +174,50 @@ class Process:
 
     # --- running -----------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.cpu.run()
-        return RunResult(self.exit_status, self.term_signal)
+        """Run to the end (exit or death by a signal), through any execve."""
+        while True:
+            self.control.run()
+            if self.exec_pending is not None:
+                self.finish_exec()
+                continue
+            if self.exit_status is not None or self.term_signal is not None:
+                return RunResult(self.exit_status, self.term_signal)
+
+    def start_exec(self, request: "ExecRequest") -> None:
+        """execve validated everything: stop this CPU; run() builds the new image."""
+        self.exec_pending = request
+        self.machine.stop()
+
+    def finish_exec(self) -> None:
+        """Compare Linux's begin_new_exec + load_elf_binary: a new address space and CPU (the
+        architecture may change); pid, descriptors without FD_CLOEXEC, cwd, umask, rlimits,
+        the signal mask and ignored signals stay; handled signals go back to SIG_DFL."""
+        request, self.exec_pending = self.exec_pending, None
+        assert request is not None
+        self.image, self.arch = request.image, request.image.arch
+        self.argv, self.envp = request.argv, request.envp
+        self.exe_path = request.filename
+        self.comm = os.fsencode(os.path.basename(request.filename))[:15]
+        self.fds.close_on_exec()
+        # Compare flush_signal_handlers: handled signals go back to SIG_DFL; no altstack.
+        for sig, act in list(self.signals.actions.items()):
+            if act.handler != SIG_IGN:
+                self.signals.actions[sig] = SigAction()
+                self.host_signals.sync_action(sig)
+        self.signals.altstack = AltStack()
+        self.tls_entries = set()
+        self.clear_child_tid = 0
+        self._new_address_space()
+        import gc
+        gc.collect()     # the old Unicorn instance sits in a reference cycle with its hooks
+        if self.vfork_done is not None:
+            os.close(self.vfork_done)
+            self.vfork_done = None
+        try:
+            self.exec_image()
+        except PyexecError as exc:
+            log.warning("exec %s failed past the point of no return: %s", self.exe_path, exc)
+            self.term_signal = Signal.SIGSEGV
 
     def syscall(self, nr: int, args: List[int]) -> int:
         return self.dispatcher.call(self, nr, args)
