@@ -241,6 +241,10 @@ class Cpu:
             done = self._finished()
             if done is not None or self.stop is not None:
                 return done or self._take_stop()
+        if proc.signals.pending:
+            proc.return_to_user()      # e.g. a signal a `catch signal` stop held back
+            if self.stop is not None:
+                return self._take_stop()
         if self._fault_stop is not None:
             page, access = self._fault_stop[0] & ~0xFFF, self._fault_stop[1]
             self._fault_catch_ok = (page, access)
@@ -262,7 +266,8 @@ class Cpu:
                     self.fault = self._uc_error_to_fault(exc)
             if self.error is not None:
                 err, self.error = self.error, None
-                if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                from emulator.api import HookError
+                if isinstance(err, (KeyboardInterrupt, SystemExit, HookError)):
                     raise err
                 raise InternalError(f"{type(err).__name__}: {err} at pc={self.machine.pc:#x}") from err
             if self.fault is not None:

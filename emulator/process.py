@@ -10,7 +10,7 @@ import os
 import signal as host_signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from emulator.errors import GuestFault, PyexecError, SyscallError
 from emulator.fdtable import FdTable
@@ -28,6 +28,9 @@ from mmu.pagetable import PTE, PageKind
 from syscalls.dispatch import Dispatcher
 
 if TYPE_CHECKING:
+    from emulator.api import Memory, Registers, Result, Symbols, SyscallCall
+    from emulator.control import Breakpoint, Stop, SyscallEvent
+    from emulator.snapshot import Snapshot
     from syscalls.exec import ExecRequest
 
 log = logging.getLogger("pyexec.process")
@@ -72,6 +75,9 @@ class Process:
         self.pending_regs: Optional[Dict[str, int]] = None   # set by sigreturn
         self.restart: Optional[tuple[int, int]] = None      # (nr, -ERESTART*) of the last syscall
         self.in_blocking_syscall = False
+        self._signal_stop_done = 0
+        self._symbols: Optional["Symbols"] = None
+        self._capture: Optional[tuple[int, int]] = None
         self.clear_child_tid = 0
         self.fds = FdTable.inherit_std()
         self.rlimits: Dict[int, tuple[int, int]] = {}
@@ -108,13 +114,21 @@ class Process:
 
     # --- creation ------------------------------------------------------------------------
     @classmethod
-    def spawn(cls, path: str, argv: Sequence[str], env: Optional[Dict[str, str]] = None,
-              options: Optional[Options] = None) -> "Process":
-        """Validate and load `path` as execve would; the process is ready to run()."""
+    def spawn(cls, path: str, argv: Optional[Sequence[str]] = None,
+              env: Optional[Dict[str, str]] = None, options: Optional[Options] = None,
+              stdin: Optional[bytes] = None, capture: bool = False) -> "Process":
+        """Validate and load `path` as execve would; the process is ready to run().
+
+        argv defaults to [path]; env to pyexec's own environment. With capture=True the
+        guest's stdout/stderr go to Result.stdout/stderr; stdin=bytes feeds its stdin.
+        """
         image = read_elf(path)
         env = dict(os.environ) if env is None else env
         envp = [f"{k}={v}".encode() for k, v in env.items()]
-        proc = cls(image, [os.fsencode(a) for a in argv], envp, options)
+        proc = cls(image, [os.fsencode(a) for a in (argv if argv is not None else [path])],
+                   envp, options)
+        if capture or stdin is not None:
+            proc.capture_output(stdin)
         proc.exec_image()
         return proc
 
@@ -173,15 +187,131 @@ class Process:
         return self._kernel_pages.get(vaddr >> PAGE_SHIFT)
 
     # --- running -----------------------------------------------------------------------
-    def run(self) -> RunResult:
-        """Run to the end (exit or death by a signal), through any execve."""
+    def run(self, max_instructions: int = 0) -> "Result":
+        """Run until the guest exits or dies (through any execve), or until a breakpoint,
+        catchpoint or `max_instructions` stops it; Result.stop says which."""
+        from emulator.control import StopReason
         while True:
-            self.control.run()
+            stop = self.control.run(max_instructions)
             if self.exec_pending is not None:
                 self.finish_exec()
                 continue
-            if self.exit_status is not None or self.term_signal is not None:
-                return RunResult(self.exit_status, self.term_signal)
+            if stop.reason is StopReason.REQUESTED and self.exit_status is None \
+                    and self.term_signal is None:
+                continue
+            return self.result(stop)
+
+    # --- the Python API: views and hooks (emulator/api.py), snapshots (emulator/snapshot.py) --
+    @property
+    def regs(self) -> "Registers":
+        from emulator.api import Registers
+        return Registers(self)
+
+    @property
+    def mem(self) -> "Memory":
+        from emulator.api import Memory
+        return Memory(self)
+
+    @property
+    def symbols(self) -> "Symbols":
+        if self._symbols is None or self._symbols._proc is not self:
+            from emulator.api import Symbols
+            self._symbols = Symbols(self)
+        return self._symbols
+
+    def maps(self) -> str:
+        """The guest's /proc/self/maps."""
+        from mmu.maps import render_maps
+        return render_maps(self.mm)
+
+    def _guarded(self, fn: Callable[..., Any], what: str) -> Callable[..., Any]:
+        """User callbacks: an exception stops the run as a HookError naming the guest pc."""
+        def call(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                from emulator.api import HookError
+                raise HookError(f"{what} callback {getattr(fn, '__qualname__', fn)!s} raised "
+                                f"{type(exc).__name__}: {exc} (guest pc {self.machine.pc:#x})"
+                                ) from exc
+        return call
+
+    def on_syscall(self, which: "str | int | None" = None, *, on_exit: bool = False
+                   ) -> Callable[[Callable[["SyscallCall"], Any]], Callable[["SyscallCall"], Any]]:
+        """Decorator: call fn(call) at every syscall (or the one named / numbered) entry, or
+        at its return with on_exit=True. At entry fn may change call.args or call.skip(res)."""
+        def register(fn: Callable[["SyscallCall"], Any]) -> Callable[["SyscallCall"], Any]:
+            from emulator.api import SyscallCall
+            guarded = self._guarded(fn, "on_syscall")
+
+            def listener(ev: "SyscallEvent") -> None:
+                if which is None or which == ev.name or which == ev.nr:
+                    guarded(SyscallCall(ev, self))
+            lst = (self.control.syscall_exit_listeners if on_exit
+                   else self.control.syscall_entry_listeners)
+            lst.append(listener)
+            self.control.refresh()
+            return fn
+        return register
+
+    def on_fault(self, fn: Callable[[FaultEvent], Any]) -> Callable[[FaultEvent], Any]:
+        """Decorator: call fn(event) for every page fault the MMU handles (mmu.fault.FaultEvent)."""
+        self.mm.listeners.append(self._guarded(fn, "on_fault"))
+        return fn
+
+    def breakpoint(self, where: "int | str", callback: Optional[Callable[["Process"], Any]] = None,
+                   temporary: bool = False) -> "Breakpoint":
+        """Stop run() at an address or symbol; with a callback, call it there instead and keep
+        going unless it returns True."""
+        addr = self.symbols.resolve(where)
+        cb = None
+        if callback is not None:
+            guarded = self._guarded(callback, "breakpoint")
+            cb = (lambda p: True if guarded(p) is True else False)
+        return self.control.add_breakpoint(addr, temporary, cb)
+
+    def snapshot(self) -> "Snapshot":
+        """CPU context + copy-on-write memory view; cheap (no page is copied now)."""
+        from emulator import snapshot
+        return snapshot.take(self)
+
+    def restore(self, snap: "Snapshot") -> None:
+        from emulator import snapshot
+        snapshot.restore(self, snap)
+
+    def step(self, count: int = 1) -> "Stop":
+        return self.control.step(count)
+
+    def result(self, stop: "Stop") -> "Result":
+        from emulator.api import Result
+        res = Result(stop, self.exit_status, self.term_signal, stats=self.stats())
+        if self._capture is not None:
+            res.stdout = _memfd_contents(self._capture[0])
+            res.stderr = _memfd_contents(self._capture[1])
+        return res
+
+    def stats(self) -> Dict[str, Any]:
+        mm = self.mm
+        out: Dict[str, Any] = {"syscalls": self.dispatcher.count,
+                               "page_faults": mm.stats.total}
+        out.update({f"page_faults_{k}": v for k, v in mm.stats.as_dict().items()})
+        out.update({"page_cache_pages": len(mm.pagecache), "resident_pages": mm.rss,
+                    "peak_rss_kb": mm.peak_rss * 4})
+        return out
+
+    def capture_output(self, stdin: Optional[bytes]) -> None:
+        """Guest fds 0/1/2 become in-memory files (spawn's stdin= and capture=)."""
+        from emulator.fdtable import OpenFile
+        if stdin is not None:
+            fd = os.memfd_create("pyexec-stdin", os.MFD_CLOEXEC)
+            os.write(fd, stdin)
+            os.lseek(fd, 0, os.SEEK_SET)
+            self.fds.install_at(0, OpenFile(fd, "<stdin>"))
+        out = os.memfd_create("pyexec-stdout", os.MFD_CLOEXEC)
+        err = os.memfd_create("pyexec-stderr", os.MFD_CLOEXEC)
+        self.fds.install_at(1, OpenFile(os.dup(out), "<stdout>"))
+        self.fds.install_at(2, OpenFile(os.dup(err), "<stderr>"))
+        self._capture = (out, err)
 
     def start_exec(self, request: "ExecRequest") -> None:
         """execve validated everything: stop this CPU; run() builds the new image."""
@@ -258,6 +388,15 @@ class Process:
             sig = self.signals.next_deliverable()
             if sig is None:
                 break
+            if self.control.wants_signal_stop(sig) and self._signal_stop_done != sig:
+                # `catch signal`: stop before delivery; resuming delivers it.
+                from emulator.control import Stop, StopReason
+                self._signal_stop_done = sig
+                self.cpu.request_stop(Stop(StopReason.SIGNAL, self.machine.pc, signo=sig))
+                if restart is not None:
+                    self.restart = restart
+                return
+            self._signal_stop_done = 0
             info = self.signals.dequeue(sig)
             act = self.signals.action(sig)
             if act.handler == SIG_IGN:
@@ -309,3 +448,8 @@ class Process:
             m.pc = m.pc - 2
         else:
             m.set_reg(rax, -4)   # -EINTR
+
+
+def _memfd_contents(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
