@@ -141,8 +141,7 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
     else:
         # Write to a private file page not yet present: read it, then copy (do_cow_fault).
         pte = PTE(mm.frames.copy(cached_paddr), perms, False, PageKind.COW)
-        mm.stats.file += 1
-        mm.stats.cow += 1
+        mm.stats.cow += 1        # one fault: Linux's do_cow_fault
         kind = "cow"
     mm.set_pte(vpn, pte)
     mm.notify(FaultEvent(addr, access, vma, kind, pte.paddr, f"file offset {offset:#x}, {how}"))
