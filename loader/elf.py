@@ -95,9 +95,6 @@ def _fail(path: str, reason: str) -> ExecError:
 
 def read_elf(path: str) -> ElfImage:
     """Open and validate an executable; raise ExecError with the reason (exit 126 / 127)."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
     # Phase 1: the file itself.
     try:
         host_path = os.path.abspath(path)
@@ -140,32 +137,37 @@ def read_elf(path: str) -> ElfImage:
         name = EM_NAMES.get(e_machine, f"e_machine {e_machine}")
         raise _fail(path, f"wrong architecture: {name} {'64' if elfclass == 2 else '32'}-bit; "
                           "pyexec runs x86-64 and i386")
-    try:
-        with open(host_path, "rb") as stream:
-            elf = ELFFile(stream)
-            hdr = elf.header
-            phentsize = 56 if arch is Arch.X86_64 else 32
-            e_phoff, e_phnum = hdr["e_phoff"], hdr["e_phnum"]
-            if hdr["e_phentsize"] != phentsize:
-                raise _fail(path, f"e_phentsize {hdr['e_phentsize']} != {phentsize}")
-            if e_phnum < 1 or e_phnum > 65536 // phentsize:
-                raise _fail(path, f"bad program header count {e_phnum}")
-            if e_phoff + e_phnum * phentsize > size:
-                raise _fail(path, "program headers past end of file")
-            phdrs = []
-            for i in range(e_phnum):
-                h = elf.get_segment(i).header
-                ptype = h["p_type"]
-                ptype = ptype if isinstance(ptype, int) else _PT_BY_NAME.get(ptype, -1)
-                phdrs.append(Phdr(ptype, h["p_flags"], h["p_offset"], h["p_vaddr"],
-                                  h["p_filesz"], h["p_memsz"], h["p_align"]))
-            e_entry = hdr["e_entry"]
-    except ExecError:
-        raise
-    except (ELFError, struct.error, ValueError, KeyError, IndexError, EOFError, OSError) as exc:
-        raise _fail(path, f"malformed ELF: {exc}") from None
-    except Exception as exc:  # pyelftools' construct raises its own types on hostile input
-        raise _fail(path, f"malformed ELF: {type(exc).__name__}") from None
+    # The Ehdr and Phdr tables are fixed-layout: read with struct here, because importing
+    # pyelftools costs 30-50 ms of the startup budget. pyelftools parses everything else
+    # (symbols, sections) and cross-checks this parser in tests/loader/test_read_elf.py.
+    if arch is Arch.X86_64:
+        e_entry, e_phoff = struct.unpack_from("<QQ", head, 24)
+        e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
+        phfmt = "<IIQQQQQQ"     # type flags offset vaddr paddr filesz memsz align
+    else:
+        e_entry, e_phoff = struct.unpack_from("<II", head, 24)
+        e_phentsize, e_phnum = struct.unpack_from("<HH", head, 42)
+        phfmt = "<IIIIIIII"     # type offset vaddr paddr filesz memsz flags align
+    phentsize = struct.calcsize(phfmt)
+    if e_phentsize != phentsize:
+        raise _fail(path, f"e_phentsize {e_phentsize} != {phentsize}")
+    if e_phnum < 1 or e_phnum > 65536 // phentsize:
+        raise _fail(path, f"bad program header count {e_phnum}")
+    if e_phoff + e_phnum * phentsize > size:
+        raise _fail(path, "program headers past end of file")
+    with open(host_path, "rb") as stream:
+        stream.seek(e_phoff)
+        table = stream.read(e_phnum * phentsize)
+    if len(table) != e_phnum * phentsize:
+        raise _fail(path, "program headers past end of file")
+    phdrs = []
+    for i in range(e_phnum):
+        f = struct.unpack_from(phfmt, table, i * phentsize)
+        if arch is Arch.X86_64:
+            p_type, p_flags, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_align = f
+        else:
+            p_type, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_flags, p_align = f
+        phdrs.append(Phdr(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align))
 
     # Phase 3: program headers (compare elf_read_implies_exec, PT_INTERP, elf_map's checks).
     if any(p.p_type == PT_INTERP for p in phdrs):
@@ -194,12 +196,6 @@ def read_elf(path: str) -> ElfImage:
     exec_stack = bool(stack[0].p_flags & PF_X) if stack else None
     return ElfImage(path, host_path, arch, e_type, e_entry, e_phoff, e_phnum, phentsize, phdrs,
                     size, exec_stack)
-
-
-_PT_BY_NAME = {"PT_NULL": 0, "PT_LOAD": PT_LOAD, "PT_DYNAMIC": 2, "PT_INTERP": PT_INTERP,
-               "PT_NOTE": 4, "PT_SHLIB": 5, "PT_PHDR": PT_PHDR, "PT_TLS": 7,
-               "PT_GNU_EH_FRAME": 0x6474E550, "PT_GNU_STACK": PT_GNU_STACK,
-               "PT_GNU_RELRO": 0x6474E552, "PT_GNU_PROPERTY": 0x6474E553}
 
 
 def make_prot(p_flags: int, read_implies_exec: bool) -> PROT:
