@@ -28,18 +28,26 @@ BUILD    := samples/build
 SAMPLES  := $(basename $(notdir $(wildcard samples/*.c)))
 VARIANTS := x86_64 i386 pie musl
 BINS     := $(foreach s,$(SAMPLES),$(foreach v,$(VARIANTS),$(BUILD)/$(s)-$(v)))
+# -nostdlib assembly samples with instruction counts known by construction (test_icount.py).
+ASM      := $(basename $(notdir $(wildcard samples/asm/*.S)))
+ASM_BINS := $(foreach s,$(ASM),$(BUILD)/asm-$(s)-x86_64 $(BUILD)/asm-$(s)-i386)
+# The per-block instruction counter's hook (emulator/icount.py loads it with ctypes).
+ICOUNT_SO := emulator/_icount.so
 
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: all setup samples run test bench typecheck clean distclean
+.PHONY: all setup samples busybox-i386 run test bench typecheck clean distclean
 all: samples
 
 # ---------------------------------------------------------------- setup
-setup: $(STAMPS)/venv $(STAMPS)/toolchain
+setup: $(STAMPS)/venv $(STAMPS)/toolchain $(ICOUNT_SO)
 
 $(STAMPS):
 	mkdir -p $@
+
+$(ICOUNT_SO): emulator/_icount.c
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON3) -m venv $(VENV)
@@ -62,7 +70,7 @@ $(STAMPS)/toolchain: | $(STAMPS)
 	touch $@
 
 # -------------------------------------------------------------- samples
-samples: $(BINS)
+samples: $(BINS) $(ASM_BINS)
 
 $(BUILD):
 	mkdir -p $@
@@ -79,12 +87,28 @@ $(BUILD)/%-pie: samples/%.c | $(BUILD) $(STAMPS)/toolchain
 $(BUILD)/%-musl: samples/%.c | $(BUILD) $(STAMPS)/toolchain
 	$(MUSLCC) $(CFLAGS) -static -o $@ $<
 
+$(BUILD)/asm-%-x86_64: samples/asm/%.S | $(BUILD) $(STAMPS)/toolchain
+	$(CC) -nostdlib -static -o $@ $<
+
+$(BUILD)/asm-%-i386: samples/asm/%.S | $(BUILD) $(STAMPS)/toolchain
+	$(CC) -m32 -nostdlib -static -o $@ $<
+
+# Debian's busybox-static for i386, for tests/native/test_busybox.py (the x86-64 one is
+# /bin/busybox). The test fixture fetches it by itself too when this was not run, and skips
+# the i386 cases with the reason when apt cannot: so a failed fetch only warns here.
+BUSYBOX_I386 := $(BUILD)/busybox-i386/bin/busybox
+busybox-i386: $(BUSYBOX_I386)
+
+$(BUSYBOX_I386):
+	$(PYTHON3) tools/fetch_busybox.py i386 $@ || \
+	  echo "busybox-i386: not fetched, the i386 busybox tests will be skipped" >&2
+
 # ------------------------------------------------------- run/test/bench
 run: setup samples
 	$(VENV)/bin/pyexec --maps $(BUILD)/hello-x86_64
 
 # pytest exits 5 when it collected nothing: that is a failure here too.
-test: setup samples
+test: setup samples busybox-i386
 	@rc=0; $(PY) -m pytest -q tests $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
@@ -101,7 +125,7 @@ typecheck: $(STAMPS)/venv
 
 # ---------------------------------------------------------------- clean
 clean:
-	rm -rf $(BUILD) $(STAMPS) .pytest_cache .mypy_cache .hypothesis *.egg-info
+	rm -rf $(BUILD) $(STAMPS) $(ICOUNT_SO) .pytest_cache .mypy_cache .hypothesis *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -27,6 +27,7 @@ class StopReason(enum.Enum):
     FAULT = "fault"              # a page fault, before the MMU handles it
     SIGNAL = "signal"            # a signal about to be delivered
     REQUESTED = "requested"      # an API callback asked to stop
+    ICOUNT_LIMIT = "icount-limit"  # the instruction limit (emulator/icount.py) was reached
 
 
 @dataclass
@@ -109,6 +110,8 @@ class Control:
         self.catch_signals: Optional[Set[int]] = None      # None: off; empty set: all
         self.syscall_entry_listeners: List[Callable[[SyscallEvent], Any]] = []
         self.syscall_exit_listeners: List[Callable[[SyscallEvent], Any]] = []
+        # Called with the SigInfo of each signal dequeued for delivery (before its action).
+        self.signal_listeners: List[Callable[[Any], Any]] = []
         self._skip_bp_at: Optional[int] = None
 
     # --- what makes syscalls take the slow path --------------------------------------------

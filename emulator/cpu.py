@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from unicorn import UcError
 from unicorn import unicorn_const as ucc
@@ -52,6 +52,8 @@ class Cpu:
         self._fault_stop: Optional[tuple[int, int]] = None
         self.stop: Optional[Stop] = None    # why the CPU stopped, when it was asked to
         self.pending_syscall: Optional[SyscallEvent] = None   # caught at entry, not yet run
+        # A #GP pyexec may resolve itself (--deterministic traps rdtsc): True = handled.
+        self.gp_handler: Optional[Callable[[], bool]] = None
         m = self.machine
         m.hook_tlb_fill(self._tlb_fill)
         m.hook_intr(self._interrupt)
@@ -83,6 +85,10 @@ class Cpu:
             return idarr, vals, ptrs, len(ids)
         self._rd = arrays(read_ids)
         self._wr = arrays(write_ids)
+        self.refresh_table()
+
+    def refresh_table(self) -> None:
+        """Re-read the dispatcher's table (after a per-process override, e.g. --deterministic)."""
         self._table = {nr: (e.handler, e.nargs) for nr, e in self.proc.dispatcher.table.items()}
 
     def _do_syscall(self, nr: int, v: object) -> int:
@@ -150,6 +156,8 @@ class Cpu:
                 wids, w, wptrs, wn = self._wr
                 w[0] = self._do_syscall(v[0], v) & 0xFFFFFFFF
                 self._uclib.uc_reg_write_batch(self._uch, wids, wptrs, wn)
+                return
+            if intno == 13 and self.gp_handler is not None and self.gp_handler():
                 return
             signo, code = EXCEPTION_SIGNALS.get(intno, (Signal.SIGSEGV, SI_KERNEL))
             pc = self.machine.pc

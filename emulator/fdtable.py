@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from emulator.errors import SyscallError
 from syscalls.errno import Errno
@@ -17,6 +17,9 @@ class OpenFile:
     host_fd: int
     path: str
     cloexec: bool = False
+    # An i386 guest's directory positions (syscalls/fs.py dir_cookie): 31-bit cookie -> the
+    # host's 64-bit position, for the hash positions ext4 gives 64-bit callers.
+    dir_cookies: Optional[Dict[int, int]] = None
 
 
 class FdTable:

@@ -52,6 +52,22 @@ class HostSignals:
         self._thread.start()
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
+    def after_fork(self) -> None:
+        """In a forked child (syscalls/process.py kernel_clone): the watcher thread did not
+        survive fork and its wakeup pipe is the parent's; start one of this process's own."""
+        if self._thread is None:
+            return
+        old_w = signal.set_wakeup_fd(-1)
+        for fd in (old_w, self._wake_r):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._thread = None
+        self._wake_r = None
+        self._ensure_watcher()
+
     def _watch(self) -> None:
         assert self._wake_r is not None
         while True:

@@ -93,6 +93,14 @@ class UnicornMemory:
         if uclib.uc_mem_write(self._uch, paddr, data, len(data)):
             raise UcError(ucc.UC_ERR_WRITE_UNMAPPED)
 
+    def map_host(self, paddr: int, size: int, host_addr: int) -> None:
+        """Show host memory at guest-physical `paddr` (mmu.pagecache.HostWindows: MAP_SHARED
+        file pages are the host's page-cache pages)."""
+        status = uclib.uc_mem_map_ptr(self._uch, paddr, size, ucc.UC_PROT_ALL,
+                                      ctypes.c_void_p(host_addr))
+        if status:
+            raise UcError(status)
+
 
 class Machine:
     """The CPU of one guest: Unicorn for the architecture, its register view, its hooks."""
@@ -110,6 +118,9 @@ class Machine:
         self.pc_reg = x86.UC_X86_REG_RIP if arch is Arch.X86_64 else x86.UC_X86_REG_EIP
         self.sp_reg = x86.UC_X86_REG_RSP if arch is Arch.X86_64 else x86.UC_X86_REG_ESP
         self._keep: List[Any] = []       # ctypes callbacks must outlive the Unicorn handle
+        # Called each time uc_emu_start returns, before anything reads or changes registers
+        # (emulator/icount.py settles a block left early here).
+        self.run_listeners: List[Callable[[], None]] = []
         # A scalar read/write through ctypes directly (~4x cheaper than Uc.reg_read).
         self._val = ctypes.c_uint64()
         self._val_p = ctypes.byref(self._val)
@@ -194,6 +205,8 @@ class Machine:
     def start(self, pc: int, count: int = 0) -> None:
         """Run from pc until emu_stop (no `until` address: see DEVELOPERS.md)."""
         status = uclib.uc_emu_start(self._uch, pc, 0, 0, count)
+        for fn in self.run_listeners:
+            fn()
         if status:
             raise UcError(status)
 

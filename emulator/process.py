@@ -41,6 +41,9 @@ class Options:
     """What the CLI (or an API user) may ask of a run."""
     trace_faults: Optional[TextIO] = None
     random_seed: Optional[int] = None
+    # Called with the process after each new address space and CPU (spawn, execve): tools
+    # that hook the Machine or Control (--strace, --stats' instruction count, --trace...).
+    attach: List[Callable[["Process"], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Process:
         self.comm = os.fsencode(os.path.basename(image.path))[:15]   # prctl PR_GET_NAME
         self.exec_pending: Optional["ExecRequest"] = None   # set by execve, run() finishes it
         self.vfork_done: Optional[int] = None   # a vfork child's pipe end: closed at exec/exit
+        self.forked_child = False               # set in a fork's child: run() ends the host process
         from emulator.hostsig import HostSignals
         self.host_signals = HostSignals(self)
         self._new_address_space()
@@ -111,6 +115,8 @@ class Process:
         from emulator.control import Control
         self.control = Control(self)
         self.delivery = SignalDelivery(self)
+        for attach in self.options.attach:
+            attach(self)
 
     # --- creation ------------------------------------------------------------------------
     @classmethod
@@ -123,8 +129,10 @@ class Process:
         guest's stdout/stderr go to Result.stdout/stderr; stdin=bytes feeds its stdin.
         """
         image = read_elf(path)
-        env = dict(os.environ) if env is None else env
-        envp = [f"{k}={v}".encode() for k, v in env.items()]
+        if env is None:
+            envp = inherited_environment()
+        else:
+            envp = [f"{k}={v}".encode() for k, v in env.items()]
         proc = cls(image, [os.fsencode(a) for a in (argv if argv is not None else [path])],
                    envp, options)
         if capture or stdin is not None:
@@ -199,7 +207,20 @@ class Process:
             if stop.reason is StopReason.REQUESTED and self.exit_status is None \
                     and self.term_signal is None:
                 continue
+            if self.forked_child and (self.exit_status is not None or
+                                      self.term_signal is not None):
+                self._exit_forked_child()
             return self.result(stop)
+
+    def _exit_forked_child(self) -> None:
+        """A guest child (fork in syscalls/process.py kernel_clone) ends its host process with
+        its exit status or signal, never returning into whatever started the first guest."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.term_signal is not None:
+            from emulator.cli import die_by_signal
+            die_by_signal(self.term_signal)
+        os._exit(self.exit_status or 0)
 
     # --- the Python API: views and hooks (emulator/api.py), snapshots (emulator/snapshot.py) --
     @property
@@ -398,6 +419,8 @@ class Process:
                 return
             self._signal_stop_done = 0
             info = self.signals.dequeue(sig)
+            for listener in self.control.signal_listeners:
+                listener(info)
             act = self.signals.action(sig)
             if act.handler == SIG_IGN:
                 continue
@@ -453,3 +476,13 @@ class Process:
 def _memfd_contents(fd: int) -> bytes:
     size = os.fstat(fd).st_size
     return os.pread(fd, size, 0) if size else b""
+
+
+def inherited_environment() -> List[bytes]:
+    """The environment pyexec itself was started with, as execve passed it: Python's
+    os.environ may hold variables the interpreter added (PEP 538's LC_CTYPE coercion)."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            return [e for e in f.read().split(b"\0") if e]
+    except OSError:
+        return [k + b"=" + v for k, v in os.environb.items()]

@@ -79,7 +79,8 @@ def setup_stack(mm: MM, image: ElfImage, load: LoadResult, argv: Sequence[bytes]
     # Phase 1: the strings, as copy_strings places them (last string highest).
     if sum(len(s) + 1 for s in (*argv, *envp)) > mm.stack_rlimit // 4:
         raise ExecError(image.path, "Argument list too long", 126)
-    p = top - word
+    # Compare __bprm_mm_init: vm_end - sizeof(void *) of the (64-bit) kernel, also for i386.
+    p = top - 8
     p -= len(execfn) + 1
     execfn_addr = p
     env_addrs: List[int] = []
@@ -154,7 +155,7 @@ def setup_stack(mm: MM, image: ElfImage, load: LoadResult, argv: Sequence[bytes]
     copy_to_user(mm, sp, blob)
     copy_to_user(mm, random_addr, random16 + platform + b"\0")
     strings = b"".join(s + b"\0" for s in argv) + b"".join(s + b"\0" for s in envp) + \
-        execfn + b"\0" + bytes(word)
+        execfn + b"\0" + bytes(8)
     copy_to_user(mm, strings_bottom, strings)
     mm.start_stack = sp
     return InitialStack(sp, auxv, sp + word, execfn_addr, random_addr)

@@ -97,6 +97,7 @@ def do_anonymous_page(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> 
         kind = "zero"
         mm.stats.zero += 1
     else:
+        mm.anon_vma_prepare(vma)
         stack = bool(vma.flags & VM.GROWSDOWN)
         pte = PTE(mm.frames.alloc(), perms, False, PageKind.STACK if stack else PageKind.ANON)
         kind = "anon"
@@ -117,10 +118,24 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
         mm.stats.sigbus += 1
         mm.notify(FaultEvent(addr, access, vma, "sigbus", detail="BUS_ADRERR"))
         raise GuestFault(Signal.SIGBUS, BUS_ADRERR, addr, access=access)
+    if vma.mayshare and mm.windows is not None:
+        # MAP_SHARED: the host's page-cache page itself (compare do_shared_fault).
+        paddr = mm.windows.paddr(vma.file, offset, vma.shared)
+        if paddr is None:
+            mm.windows.ensure(vma.file, offset, offset + PAGE_SIZE, vma.shared)
+            paddr = mm.windows.paddr(vma.file, offset, vma.shared)
+            assert paddr is not None
+        pte = PTE(paddr, perms, False, PageKind.SHARED)
+        mm.stats.file += 1
+        mm.set_pte(vpn, pte)
+        mm.notify(FaultEvent(addr, access, vma, "file", paddr,
+                             f"file offset {offset:#x}, shared (host page cache)"))
+        return pte
     if vma.file_end is not None and offset + PAGE_SIZE > vma.file_end:
         # The page holding the end of a segment's file data (padzero): its own frame, the file
         # bytes up to p_filesz and zeros after them, as Linux's padzero leaves it.
         keep = max(vma.file_end - offset, 0)
+        mm.anon_vma_prepare(vma)
         paddr = mm.frames.alloc()
         if keep:
             mm.frames.phys.write(paddr, os.pread(vma.file.fd, keep, offset))
@@ -133,13 +148,16 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
     cached_paddr, was_cached = mm.pagecache.find_or_read(vma.file, offset)
     how = "page cache hit" if was_cached else "read from file"
     if vma.shared or access != ACCESS_WRITE:
-        cow = not vma.shared and bool(perms & UC_PROT_WRITE)
+        # A private mapping of a page-cache frame is always write-protected, also when the
+        # VMA is not writable yet: a later mprotect(PROT_WRITE) must not expose the frame.
+        cow = not vma.shared
         mm.frames.get(cached_paddr)
         pte = PTE(cached_paddr, perms & ~UC_PROT_WRITE if cow else perms, cow, PageKind.FILE)
         mm.stats.file += 1
         kind = "file"
     else:
         # Write to a private file page not yet present: read it, then copy (do_cow_fault).
+        mm.anon_vma_prepare(vma)
         pte = PTE(mm.frames.copy(cached_paddr), perms, False, PageKind.COW)
         mm.stats.cow += 1        # one fault: Linux's do_cow_fault
         kind = "cow"
@@ -152,6 +170,7 @@ def do_wp_page(mm: "MM", vma: VMA, vpn: int, pte: PTE, addr: int) -> PTE:
     """Compare Linux's do_wp_page: a write to a shared read-only frame gets a private copy."""
     old = pte.paddr
     perms = prot_to_uc(vma.prot)
+    mm.anon_vma_prepare(vma)
     if pte.kind == PageKind.ZERO:
         new = PTE(mm.frames.alloc(), perms, False, PageKind.ANON)
         detail = "zero page replaced by a new frame"
@@ -165,7 +184,7 @@ def do_wp_page(mm: "MM", vma: VMA, vpn: int, pte: PTE, addr: int) -> PTE:
     mm.frames.put(old)
     # The TLB may still map the old frame read-only at this address: a fill from the guest
     # replaces that entry; other callers (uaccess) flush.
-    mm.pt[vpn] = new
+    mm.set_pte(vpn, new)
     mm.notify(FaultEvent(addr, ACCESS_WRITE, vma, kind, new.paddr, detail))
     return new
 

@@ -13,6 +13,7 @@ class PageKind(enum.IntEnum):
     ZERO = 3       # the shared zero page (read of untouched anonymous memory)
     COW = 4        # a private copy made by a write to a shared frame
     STACK = 5      # anonymous page brought in by stack growth
+    SHARED = 6     # a MAP_SHARED page: the host's page-cache page itself (a HostWindows frame)
 
 
 class PTE:

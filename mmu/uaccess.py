@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from emulator.errors import GuestFault, SyscallError
 from syscalls.errno import Errno
 
-from .constants import ACCESS_READ, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, UC_PROT_WRITE
+from .constants import (ACCESS_READ, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, UC_PROT_READ,
+                        UC_PROT_WRITE)
 from .fault import handle_mm_fault
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 def translate(mm: "MM", addr: int, access: int) -> int:
     """The physical address of guest virtual `addr` for `access`, faulting the page in."""
     pte = mm.pt.get(addr >> PAGE_SHIFT)
-    if pte is None or (access == ACCESS_WRITE and not pte.perms & UC_PROT_WRITE):
+    need = UC_PROT_WRITE if access == ACCESS_WRITE else UC_PROT_READ
+    if pte is None or not pte.perms & need:
         cow_break = pte is not None
         outer = mm.origin
         if outer == "cpu":
@@ -94,3 +96,23 @@ def read_word(mm: "MM", addr: int, size: int) -> int:
 
 def write_word(mm: "MM", addr: int, value: int, size: int) -> None:
     copy_to_user(mm, addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+
+
+def peek(mm: "MM", addr: int, size: int) -> tuple[bytes, list[int]]:
+    """Read guest memory without faulting anything in (the debugger's view, which must not
+    change what the program's own accesses will do). Returns the bytes, with zeros where a
+    page is not present, and the addresses of those pages (unmapped or not yet faulted in:
+    the caller tells them apart with mm.vmas)."""
+    if size <= 0:
+        return b"", []
+    out = bytearray()
+    missing: list[int] = []
+    read = mm.frames.phys.read
+    for a, n in _chunks(addr, size):
+        pte = mm.pt.get(a >> PAGE_SHIFT) if a < mm.layout.task_size else None
+        if pte is None:
+            out += bytes(n)
+            missing.append(a & ~(PAGE_SIZE - 1))
+        else:
+            out += read(pte.paddr + (a & (PAGE_SIZE - 1)), n)
+    return bytes(out), missing

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
-from .constants import PAGE_SIZE, PROT, VM, page_offset
+from .constants import PAGE_SIZE, PROT, VM, VM_MARKS, page_offset
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,34 @@ class VMA:
     pgoff: int = 0                      # file offset (bytes) that `start` maps
     file_end: Optional[int] = None      # file offset past which bytes read as zero (bss tail)
     name: str = ""                      # "[heap]", "[stack]", or "" (file VMAs use file.path)
+    # Linux's anon_vma, by identity: set when the first anonymous page (or COW copy) of the VMA
+    # is made; two VMAs with different ones never merge (compare is_mergeable_anon_vma).
+    anon_vma: Optional[int] = None
+    # An anonymous VMA's vm_pgoff (bytes): None means "its own start", as mmap sets it; mremap
+    # keeps the old value when it moves a faulted VMA, which stops merges as on Linux.
+    anon_pgoff: Optional[int] = None
 
     @property
     def shared(self) -> bool:
+        """VM_SHARED: writes reach the file (a MAP_SHARED mapping of a writable file)."""
         return bool(self.flags & VM.SHARED)
+
+    @property
+    def mayshare(self) -> bool:
+        """VM_MAYSHARE: any MAP_SHARED mapping ('s' in /proc/self/maps)."""
+        return bool(self.flags & (VM.MAYSHARE | VM.SHARED))
+
+    @property
+    def vm_pgoff(self) -> int:
+        """Linux's vm_pgoff in bytes: the file offset, or the anonymous offset."""
+        if self.file is not None:
+            return self.pgoff
+        return self.start if self.anon_pgoff is None else self.anon_pgoff
+
+    @property
+    def accessible(self) -> bool:
+        """Compare vma_is_accessible: any of VM_READ/WRITE/EXEC."""
+        return bool(self.prot & (PROT.READ | PROT.WRITE | PROT.EXEC))
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -61,21 +85,28 @@ class VMA:
         """Compare Linux's __split_vma: two VMAs with the same attributes meeting at `addr`."""
         assert self.start < addr < self.end and page_offset(addr) == 0
         low = dataclasses.replace(self, end=addr)
-        high = dataclasses.replace(self, start=addr,
-                                   pgoff=self.pgoff + (addr - self.start) if self.file else 0)
+        delta = addr - self.start
+        high = dataclasses.replace(
+            self, start=addr, pgoff=self.pgoff + delta if self.file else 0,
+            anon_pgoff=None if self.anon_pgoff is None else self.anon_pgoff + delta)
         return low, high
 
     def can_merge_with_next(self, nxt: "VMA") -> bool:
-        """Compare Linux's is_mergeable_vma + the pgoff continuity check of vma_merge."""
-        if self.end != nxt.start or self.prot != nxt.prot or self.flags != nxt.flags:
+        """Compare Linux's is_mergeable_vma, is_mergeable_anon_vma and the vm_pgoff continuity
+        check of vma_merge (for anonymous VMAs too: their vm_pgoff follows the address)."""
+        if self.end != nxt.start or self.prot != nxt.prot:
+            return False
+        if (self.flags ^ nxt.flags) & ~VM_MARKS:
             return False
         if self.name != nxt.name or self.file_end != nxt.file_end:
             return False
-        if self.file is None and nxt.file is None:
-            return True
-        if self.file is None or nxt.file is None or self.file.key != nxt.file.key:
+        if self.anon_vma is not None and nxt.anon_vma is not None and self.anon_vma != nxt.anon_vma:
             return False
-        return self.pgoff + (self.end - self.start) == nxt.pgoff
+        if (self.file is None) != (nxt.file is None):
+            return False
+        if self.file is not None and nxt.file is not None and self.file.key != nxt.file.key:
+            return False
+        return self.vm_pgoff + (self.end - self.start) == nxt.vm_pgoff
 
     def display_name(self) -> str:
         return self.file.path if self.file else self.name
@@ -140,14 +171,14 @@ class AddressSpace:
             return i
         raise KeyError(f"VMA {vma.start:#x} not in address space")
 
-    def insert(self, vma: VMA) -> VMA:
+    def insert(self, vma: VMA, merge: bool = True) -> VMA:
         """Add a VMA over a free range and merge it with equal neighbours; returns the result."""
         assert vma.start < vma.end and page_offset(vma.start) == 0 and page_offset(vma.end) == 0
         assert self.is_free(vma.start, vma.end), f"overlap at {vma.start:#x}"
         i = bisect.bisect_left(self._starts, vma.start)
         self._vmas.insert(i, vma)
         self._starts.insert(i, vma.start)
-        return self.merge_around(vma)
+        return self.merge_around(vma) if merge else vma
 
     def remove(self, vma: VMA) -> None:
         i = self._index(vma)
@@ -160,15 +191,31 @@ class AddressSpace:
         self._starts[i:i + 1] = [v.start for v in new]
 
     def merge_around(self, vma: VMA) -> VMA:
-        """Compare Linux's vma_merge: fold vma into equal, adjacent neighbours."""
-        nxt = self.next_of(vma)
-        if nxt is not None and vma.can_merge_with_next(nxt):
+        """Compare Linux's vma_merge: fold vma into equal, adjacent neighbours.
+
+        When vma could join both neighbours but their anon_vmas differ, it joins the previous
+        one only, as Linux's vma_merge_existing_range prefers.
+        """
+        prev, nxt = self.prev_of(vma), self.next_of(vma)
+        left = prev is not None and prev.can_merge_with_next(vma)
+        right = nxt is not None and vma.can_merge_with_next(nxt)
+        if left and right:
+            assert prev is not None and nxt is not None
+            if prev.anon_vma is not None and nxt.anon_vma is not None \
+                    and prev.anon_vma != nxt.anon_vma:
+                right = False
+        if right:
+            assert nxt is not None
             self.remove(nxt)
             vma.end = nxt.end
-        prev = self.prev_of(vma)
-        if prev is not None and prev.can_merge_with_next(vma):
+            if vma.anon_vma is None:
+                vma.anon_vma = nxt.anon_vma
+        if left:
+            assert prev is not None
             self.remove(vma)
             prev.end = vma.end
+            if prev.anon_vma is None:
+                prev.anon_vma = vma.anon_vma
             return prev
         return vma
 

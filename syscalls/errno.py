@@ -45,6 +45,7 @@ class Errno(enum.IntEnum):
     ENODATA = 61
     EOVERFLOW = 75
     ENOTSOCK = 88
+    EMSGSIZE = 90
     EOPNOTSUPP = 95
     EAFNOSUPPORT = 97
     EADDRINUSE = 98

@@ -58,6 +58,16 @@ def _path(p: "Process", addr: int) -> str:
     return procfs.host_path(p, os.fsdecode(raw))
 
 
+def _guest_path(p: "Process", addr: int) -> str:
+    """A path argument as the guest wrote it (readlink translates it itself)."""
+    if addr == 0:
+        raise SyscallError(Errno.EFAULT)
+    raw = strncpy_from_user(p.mm, addr, 4096)
+    if not raw:
+        raise SyscallError(Errno.ENOENT)
+    return os.fsdecode(raw)
+
+
 def _dirfd_path(p: "Process", dirfd: int, path: str) -> str:
     """Resolve a *at() path against dirfd on the host (absolute paths ignore dirfd)."""
     dfd = s32(dirfd)
@@ -90,7 +100,7 @@ def _oserr(exc: OSError) -> SyscallError:
 def sys_read(p: "Process", fd: int, buf: int, count: int) -> int:
     host = _host(p, fd)
     try:
-        data = os.read(host, min(count, MAX_IO))
+        data = hostsys.interruptible(p, os.read, host, min(count, MAX_IO))
     except OSError as exc:
         raise _oserr(exc)
     copy_to_user(p.mm, buf, data)
@@ -101,7 +111,7 @@ def sys_write(p: "Process", fd: int, buf: int, count: int) -> int:
     host = _host(p, fd)
     data = copy_from_user(p.mm, buf, min(count, MAX_IO))
     try:
-        return os.write(host, data)
+        return hostsys.interruptible(p, os.write, host, data)
     except BrokenPipeError:      # SIGPIPE itself came from the host kernel (see hostsig)
         raise SyscallError(Errno.EPIPE)
     except OSError as exc:
@@ -152,7 +162,8 @@ def sys_readv(p: "Process", fd: int, iov: int, iovcnt: int) -> int:
         if length == 0:
             continue
         try:
-            data = os.read(host, length)
+            data = hostsys.interruptible(p, os.read, host, length) if not total else \
+                os.read(host, length)
         except OSError as exc:
             if total:
                 break
@@ -170,7 +181,7 @@ def sys_writev(p: "Process", fd: int, iov: int, iovcnt: int) -> int:
     if not data:
         return 0
     try:
-        return os.write(host, data)
+        return hostsys.interruptible(p, os.write, host, data)
     except BrokenPipeError:
         raise SyscallError(Errno.EPIPE)
     except OSError as exc:
@@ -209,21 +220,30 @@ def sys_close(p: "Process", fd: int) -> int:
     return 0
 
 
-def sys_lseek(p: "Process", fd: int, offset: int, whence: int) -> int:
-    host = _host(p, fd)
-    off = s64(offset) if p.arch.word == 8 else s32(offset)
+def _seek(p: "Process", fd: int, offset: int, whence: int) -> int:
+    of = p.fds.get(s32(fd))
+    if of.dir_cookies is not None and whence == os.SEEK_SET:
+        offset = of.dir_cookies.get(offset, offset)
     try:
-        return os.lseek(host, off, s32(whence))
+        pos = os.lseek(of.host_fd, offset, whence)
     except OSError as exc:
         raise _oserr(exc)
+    if of.dir_cookies is not None:
+        pos = dir_cookie(of, pos)
+    return pos
+
+
+def sys_lseek(p: "Process", fd: int, offset: int, whence: int) -> int:
+    if p.arch.word == 8:
+        return _seek(p, fd, s64(offset), s32(whence))
+    pos = _seek(p, fd, s32(offset), s32(whence))
+    if pos > 0x7FFFFFFF:      # compat lseek: what a 32-bit off_t cannot hold
+        raise SyscallError(Errno.EOVERFLOW)
+    return pos
 
 
 def sys_llseek(p: "Process", fd: int, hi: int, lo: int, result: int, whence: int) -> int:
-    host = _host(p, fd)
-    try:
-        pos = os.lseek(host, s64((hi << 32) | lo), s32(whence))
-    except OSError as exc:
-        raise _oserr(exc)
+    pos = _seek(p, fd, s64((hi << 32) | lo), s32(whence))
     write_word(p.mm, result, pos, 8)
     return 0
 
@@ -422,6 +442,7 @@ def do_readlink(p: "Process", dirfd: int, path: str, buf: int, size: int) -> int
         raise SyscallError(Errno.EINVAL)
     target = procfs.readlink_virtual(p, path)
     if target is None:
+        path = procfs.host_path(p, path)
         try:
             target = os.readlink(path, dir_fd=_dir_fd(p, dirfd, path))
         except OSError as exc:
@@ -432,11 +453,12 @@ def do_readlink(p: "Process", dirfd: int, path: str, buf: int, size: int) -> int
 
 
 def sys_readlink(p: "Process", path: int, buf: int, size: int) -> int:
-    return do_readlink(p, AT_FDCWD, _path(p, path), buf, size)
+    # The guest's own path: /proc/self/exe is a link to read, not the file it names.
+    return do_readlink(p, AT_FDCWD, _guest_path(p, path), buf, size)
 
 
 def sys_readlinkat(p: "Process", dirfd: int, path: int, buf: int, size: int) -> int:
-    return do_readlink(p, dirfd, _path(p, path), buf, size)
+    return do_readlink(p, dirfd, _guest_path(p, path), buf, size)
 
 
 NR_FACCESSAT2 = 439      # the host's
@@ -946,10 +968,40 @@ def sys_fstatfs64(p: "Process", fd: int, size: int, buf: int) -> int:
 
 
 # --- directories --------------------------------------------------------------------------
+def dir_cookie(of: OpenFile, pos: int) -> int:
+    """A directory position as an i386 task sees it. ext4 hands 64-bit callers 64-bit hash
+    positions (major hash in the high half) and 32-bit ones the major hash alone; the host
+    answers pyexec, a 64-bit caller, so i386 guests get pos >> 32 (what they get natively),
+    remembered to translate back on lseek."""
+    if pos <= 0x7FFFFFFF:
+        return pos
+    cookie = (pos >> 32 if pos >> 32 else pos) & 0x7FFFFFFF
+    if of.dir_cookies is None:
+        of.dir_cookies = {}
+    of.dir_cookies[cookie] = pos
+    return cookie
+
+
+def _dirents(p: "Process", fd: int, count: int) -> Tuple[OpenFile, bytes]:
+    of = p.fds.get(s32(fd))
+    data = hostsys.getdents64(of.host_fd, min(count & 0xFFFFFFFF, MAX_IO))
+    if p.arch.word == 4:
+        if of.dir_cookies is None:
+            of.dir_cookies = {}
+        out = bytearray(data)
+        pos = 0
+        while pos < len(out):
+            off, reclen = struct.unpack_from("<qH", out, pos + 8)
+            struct.pack_into("<q", out, pos + 8, dir_cookie(of, off & 0xFFFFFFFFFFFFFFFF))
+            pos += reclen
+        data = bytes(out)
+    return of, data
+
+
 def sys_getdents64(p: "Process", fd: int, dirp: int, count: int) -> int:
-    """struct linux_dirent64 is the same on both ABIs: the host's records, verbatim."""
-    host = _host(p, fd)
-    data = hostsys.getdents64(host, min(count & 0xFFFFFFFF, MAX_IO))
+    """struct linux_dirent64 is the same on both ABIs: the host's records (with i386
+    positions, see dir_cookie)."""
+    _, data = _dirents(p, fd, count)
     copy_to_user(p.mm, dirp, data)
     return len(data)
 
@@ -957,8 +1009,7 @@ def sys_getdents64(p: "Process", fd: int, dirp: int, count: int) -> int:
 def sys_getdents(p: "Process", fd: int, dirp: int, count: int) -> int:
     """The old struct linux_dirent (d_type in the record's last byte), from the host's
     linux_dirent64 records; each converted record is no longer than the original."""
-    host = _host(p, fd)
-    raw = hostsys.getdents64(host, min(count & 0xFFFFFFFF, MAX_IO))
+    _, raw = _dirents(p, fd, count)
     word = p.arch.word
     out = bytearray()
     pos = 0

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar, Union
 
 from emulator.errors import SyscallError
 
 from .errno import Errno
+
+if TYPE_CHECKING:
+    from emulator.process import Process
+
+T = TypeVar("T")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
@@ -93,11 +98,11 @@ def _sockaddr_in(addr: bytes) -> ctypes.Array:   # type: ignore[type-arg]
 
 
 def connect(fd: int, addr: bytes) -> None:
-    syscall(NR_CONNECT, fd, _addr(_sockaddr_in(addr)), len(addr))
+    syscall(NR_CONNECT, fd, _sockaddr_in(addr), len(addr))
 
 
 def bind(fd: int, addr: bytes) -> None:
-    syscall(NR_BIND, fd, _addr(_sockaddr_in(addr)), len(addr))
+    syscall(NR_BIND, fd, _sockaddr_in(addr), len(addr))
 
 
 def listen(fd: int, backlog: int) -> None:
@@ -204,3 +209,24 @@ def close_quietly(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+def interruptible(p: "Process", fn: Callable[..., T], *args: object) -> T:
+    """Run a blocking host call the way Linux sleeps interruptibly: a signal the guest handles
+    ends it (hostsig raises GuestInterrupt out of it, or the host call fails with EINTR), and
+    the syscall returns -ERESTARTSYS: the run loop restarts it or makes it -EINTR (SA_RESTART)."""
+    from emulator.hostsig import GuestInterrupt
+    p.in_blocking_syscall = True
+    try:
+        return fn(*args)
+    except (GuestInterrupt, InterruptedError):
+        raise SyscallError(ERESTARTSYS) from None
+    except SyscallError as exc:
+        if exc.errno == Errno.EINTR:
+            raise SyscallError(ERESTARTSYS) from None
+        raise
+    finally:
+        p.in_blocking_syscall = False
+
+
+ERESTARTSYS = 512       # emulator/signals.py's (include/linux/errno.h)

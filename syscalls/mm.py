@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import stat as stat_mod
 import struct
 from typing import TYPE_CHECKING, Optional
 
 from emulator.errors import SyscallError
-from mmu.constants import MAP, PAGE_SHIFT, PAGE_SIZE, PROT, page_offset, page_up
-from mmu.uaccess import copy_from_user
+from mmu.constants import MAP, PAGE_SHIFT, PROT, page_offset
+from mmu.uaccess import copy_from_user, copy_to_user
 from mmu.vma import MappedFile
 
 from .abi import s32
@@ -24,29 +25,42 @@ def sys_brk(p: "Process", brk: int) -> int:
     return p.mm.do_brk(brk)
 
 
+def _mapped_file(p: "Process", fd: int) -> Optional[MappedFile]:
+    """The file behind a guest fd for mmap, or None for /dev/zero (anonymous memory).
+
+    Compare ksys_mmap_pgoff (EBADF) and do_mmap's `!file->f_op->mmap` (ENODEV)."""
+    of = p.fds.get(s32(fd))
+    try:
+        st = os.fstat(of.host_fd)
+    except OSError:
+        raise SyscallError(Errno.EBADF)
+    if stat_mod.S_ISCHR(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (1, 5):
+        return None                     # /dev/zero: a private mapping is anonymous memory
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise SyscallError(Errno.ENODEV)
+    # The VMA keeps the file after the guest closes its descriptor (the same open file).
+    dup = os.dup(of.host_fd)
+    return MappedFile(os.readlink(f"/proc/self/fd/{dup}"), dup, st.st_dev, st.st_ino)
+
+
 def do_mmap(p: "Process", addr: int, length: int, prot: int, flags: int, fd: int,
             offset: int) -> int:
     file: Optional[MappedFile] = None
     if not flags & MAP.ANONYMOUS:
-        of = p.fds.get(s32(fd))
-        try:
-            st = os.fstat(of.host_fd)
-        except OSError:
-            raise SyscallError(Errno.EBADF)
-        import stat as stat_mod
-        if not stat_mod.S_ISREG(st.st_mode):
-            raise SyscallError(Errno.ENODEV)
-        shared_write = (flags & MAP.TYPE) != MAP.PRIVATE and prot & PROT.WRITE
-        if shared_write:
-            import fcntl
-            if fcntl.fcntl(of.host_fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDWR:
-                raise SyscallError(Errno.EACCES)
-        # The VMA keeps the file after the guest closes its descriptor.
-        dup = os.dup(of.host_fd)
-        file = MappedFile(os.readlink(f"/proc/self/fd/{dup}"), dup, st.st_dev, st.st_ino)
+        file = _mapped_file(p, fd)
+        if file is None:
+            if flags & MAP.TYPE == MAP.PRIVATE:
+                flags |= MAP.ANONYMOUS
+            else:
+                raise SyscallError(Errno.ENODEV)
     if p.personality & READ_IMPLIES_EXEC and prot & PROT.READ:
         prot |= PROT.EXEC
-    return p.mm.do_mmap(addr, length, prot, flags, file, offset)
+    try:
+        return p.mm.do_mmap(addr, length, prot, flags, file, offset)
+    except SyscallError:
+        if file is not None:
+            os.close(file.fd)
+        raise
 
 
 def sys_mmap(p: "Process", addr: int, length: int, prot: int, flags: int, fd: int,
@@ -80,10 +94,23 @@ def sys_mprotect(p: "Process", addr: int, length: int, prot: int) -> int:
 
 
 def sys_madvise(p: "Process", addr: int, length: int, advice: int) -> int:
-    if page_offset(addr):
-        raise SyscallError(Errno.EINVAL)
-    if advice == MADV_DONTNEED:
-        end = addr + page_up(length)
-        p.mm.zap_range(addr, end)
-        p.mm.flush_tlb()
+    return p.mm.do_madvise(addr, length, s32(advice))
+
+
+def sys_mremap(p: "Process", addr: int, old_len: int, new_len: int, flags: int,
+               new_addr: int) -> int:
+    return p.mm.do_mremap(addr, old_len, new_len, flags & 0xFFFFFFFF, new_addr)
+
+
+def sys_msync(p: "Process", addr: int, length: int, flags: int) -> int:
+    return p.mm.do_msync(addr, length, s32(flags))
+
+
+def sys_mincore(p: "Process", addr: int, length: int, vec: int) -> int:
+    """Compare Linux's sys_mincore: the part of the vector before a hole is written, then
+    ENOMEM; an unwritable vector is EFAULT."""
+    out, err = p.mm.mincore_vec(addr, length)
+    copy_to_user(p.mm, vec, out)
+    if err is not None:
+        raise SyscallError(err)
     return 0

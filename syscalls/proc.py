@@ -5,10 +5,12 @@ import os
 import re
 from typing import TYPE_CHECKING, Callable, Dict, Optional
 
-from mmu.maps import render_maps
+from mmu.maps import (render_maps, render_smaps, render_smaps_rollup, render_statm,
+                      replace_status_lines, status_vm_lines)
 
 if TYPE_CHECKING:
     from emulator.process import Process
+    from mmu.mm import MM
 
 _SELF = re.compile(r"^/proc/(self|thread-self|\d+)(/.*)?$")
 
@@ -39,8 +41,56 @@ def _auxv(p: "Process") -> bytes:
     return b"".join(struct.pack(fmt, k, v) for k, v in p.stack.auxv)
 
 
+def _set_code_range(p: "Process") -> None:
+    """mm->start_code / end_code as load_elf_binary sets them (executable PT_LOADs)."""
+    mm: "MM" = p.mm
+    if mm.end_code or p.load is None:
+        return
+    bias = p.load.load_bias
+    exec_loads = [ph for ph in p.image.loads if ph.p_flags & 1]      # PF_X
+    if exec_loads:
+        mm.start_code = bias + min(ph.p_vaddr for ph in exec_loads)
+        mm.end_code = bias + max(ph.p_vaddr + ph.p_filesz for ph in exec_loads)
+
+
+def _status(p: "Process") -> bytes:
+    """The host's status for this pid with the guest's name, memory and signal state."""
+    _set_code_range(p)
+    try:
+        with open(f"/proc/{os.getpid()}/status") as f:
+            host = f.read()
+    except OSError:
+        host = ""
+    sig = getattr(p, "signals", None)
+    blocked = ignored = caught = pending = 0
+    if sig is not None:
+        blocked = sig.blocked
+        for num, act in sig.actions.items():
+            if act.handler == 1:
+                ignored |= 1 << (num - 1)
+            elif act.handler > 1:
+                caught |= 1 << (num - 1)
+        for num in sig.pending:
+            pending |= 1 << (num - 1)
+    name = os.path.basename(p.exe_path)[:15]
+    replace: Dict[str, Optional[str]] = {
+        "Name": name, "Threads": "1", "SigPnd": f"{pending:016x}", "ShdPnd": f"{0:016x}",
+        "SigBlk": f"{blocked:016x}", "SigIgn": f"{ignored:016x}", "SigCgt": f"{caught:016x}",
+    }
+    return replace_status_lines(host, replace, status_vm_lines(p.mm)).encode()
+
+
+def _statm(p: "Process") -> bytes:
+    _set_code_range(p)
+    return render_statm(p.mm).encode()
+
+
 GENERATED: Dict[str, Callable[["Process"], bytes]] = {
     "/maps": lambda p: render_maps(p.mm).encode(),
+    "/smaps": lambda p: render_smaps(p.mm).encode(),
+    "/smaps_rollup": lambda p: render_smaps_rollup(p.mm).encode(),
+    "/status": _status,
+    "/statm": _statm,
     "/cmdline": _cmdline,
     "/environ": _environ,
     "/auxv": _auxv,
@@ -68,7 +118,7 @@ def stat_virtual(p: "Process", path: str) -> Optional[os.stat_result]:
 def readlink_virtual(p: "Process", path: str) -> Optional[str]:
     rest = _own(p, path)
     if rest == "/exe":
-        return p.image.host_path
+        return os.path.realpath(p.image.host_path)    # d_path: absolute, symlinks resolved
     return None
 
 

@@ -22,6 +22,7 @@ log = logging.getLogger("pyexec.process")
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 RLIM_INFINITY = (1 << 64) - 1
+PER_LINUX32 = 0x0008
 SI_TKILL = -6                 # si_code of tkill/tgkill (raise)
 
 
@@ -67,8 +68,15 @@ def sys_getegid(p: "Process") -> int:
 
 def sys_uname(p: "Process", buf: int) -> int:
     u = os.uname()
-    machine = "x86_64" if p.arch.word == 8 else "i686"
-    fields = (u.sysname, u.nodename, u.release, u.version, machine, "(none)")
+    # The host kernel's machine, for i386 tasks too; "i686" only under PER_LINUX32
+    # (compare override_architecture).
+    machine = "i686" if p.personality & 0xFF == PER_LINUX32 else u.machine
+    try:
+        with open("/proc/sys/kernel/domainname") as f:
+            domain = f.read().strip()
+    except OSError:
+        domain = "(none)"
+    fields = (u.sysname, u.nodename, u.release, u.version, machine, domain)
     copy_to_user(p.mm, buf, b"".join(f.encode()[:64].ljust(65, b"\0") for f in fields))
     return 0
 
@@ -311,6 +319,8 @@ def _fork_child(p: "Process", flags: int, stack: int, child_tid: int, tls: int,
     """The child side of kernel_clone (copy_process + ret_from_fork)."""
     p.pid = os.getpid()
     p.ppid = os.getppid()
+    p.forked_child = True
+    p.host_signals.after_fork()
     if vfork_pipe is not None:
         os.close(vfork_pipe[0])
         p.vfork_done = vfork_pipe[1]
@@ -655,3 +665,11 @@ def sys_getpriority(p: "Process", which: int, who: int) -> int:
 
 def sys_setpriority(p: "Process", which: int, who: int, prio: int) -> int:
     return _host_call(os.setpriority, s32(which), s32(who), s32(prio))
+
+
+def sys_personality(p: "Process", persona: int) -> int:
+    """Compare Linux's ksys_personality: 0xffffffff only asks; the old value is returned."""
+    old = p.personality
+    if persona & 0xFFFFFFFF != 0xFFFFFFFF:
+        p.personality = persona & 0xFFFFFFFF
+    return old
