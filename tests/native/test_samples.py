@@ -46,7 +46,7 @@ IGNORED_MAPS = {b"[vdso]", b"[vvar]", b"[vvar_vclock]", b"[vsyscall]"}
 
 
 # Samples with a test module of their own (their output depends on addresses, or they have modes).
-TESTED_ELSEWHERE = {"auxv", "boundary", "fuzzme", "maps", "mmtest", "signals", "watch"}   # auxv: tests/loader/test_stack.py; boundary, watch: test_debugger.py; mmtest: test_mm_semantics.py
+TESTED_ELSEWHERE = {"auxv", "boundary", "determinism", "fuzzme", "maps", "mmtest", "signals", "watch"}   # auxv: tests/loader/test_stack.py; boundary, watch: test_debugger.py; mmtest: test_mm_semantics.py
 
 
 def test_every_sample_has_a_case(sample_names: tuple[str, ...]) -> None:
