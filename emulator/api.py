@@ -27,6 +27,8 @@ class HookError(PyexecError):
 class Registers:
     """Guest registers by name (gdb's names for the architecture): `regs.rip`, `regs["eax"]`."""
 
+    _proc: "Process"
+
     def __init__(self, proc: "Process") -> None:
         object.__setattr__(self, "_proc", proc)
 

@@ -109,7 +109,7 @@ class Machine:
         self.arch = arch
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64 if arch is Arch.X86_64 else UC_MODE_32)
         self._uch = self.uc._uch
-        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
         self.uc.mem_map(0, POOL_SIZE)
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits([])
@@ -124,13 +124,7 @@ class Machine:
         # A scalar read/write through ctypes directly (~4x cheaper than Uc.reg_read).
         self._val = ctypes.c_uint64()
         self._val_p = ctypes.byref(self._val)
-        # Syscall registers read in one uc_reg_read_batch call.
-        ids = SYSCALL_REGS[arch]
-        self._sc_ids = (ctypes.c_int * len(ids))(*ids)
-        self._sc_vals = (ctypes.c_uint64 * len(ids))()
-        base = ctypes.addressof(self._sc_vals)
-        self._sc_ptrs = (ctypes.c_void_p * len(ids))(*[base + 8 * i for i in range(len(ids))])
-        self._sc_n = len(ids)
+
 
     # --- registers ---------------------------------------------------------------------------
     def reg(self, uc_id: int) -> int:
@@ -157,11 +151,6 @@ class Machine:
     @sp.setter
     def sp(self, value: int) -> None:
         self.set_reg(self.sp_reg, value)
-
-    def read_syscall_regs(self) -> Sequence[int]:
-        """(nr, a0..a5) in one ctypes call."""
-        uclib.uc_reg_read_batch(self._uch, self._sc_ids, self._sc_ptrs, self._sc_n)
-        return self._sc_vals
 
     # --- hooks ------------------------------------------------------------------------------
     def _hook_add(self, htype: int, cfunc: Any, *extra: Any) -> None:
@@ -256,15 +245,3 @@ class Machine:
         self.phys.write(stub_paddr + frame_off, frame)
         self.sp = stub_vaddr + frame_off
         self.start(stub_vaddr, count=1)
-
-    def cpuid(self, leaf: int) -> tuple[int, int, int, int]:
-        """Ask the emulated CPU (for AT_HWCAP and the like)."""
-        from unicorn.x86_const import UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX
-        scratch = Uc(UC_ARCH_X86, UC_MODE_64 if self.arch is Arch.X86_64 else UC_MODE_32)
-        scratch.mem_map(0x1000, 0x1000)
-        scratch.mem_write(0x1000, b"\x0f\xa2")  # cpuid
-        scratch.reg_write(UC_X86_REG_EAX, leaf)
-        scratch.reg_write(UC_X86_REG_ECX, 0)
-        scratch.emu_start(0x1000, 0x1002)
-        return tuple(scratch.reg_read(r) for r in (UC_X86_REG_EAX, UC_X86_REG_EBX,  # type: ignore
-                                                   UC_X86_REG_ECX, UC_X86_REG_EDX))
