@@ -151,17 +151,25 @@ ACCESS_WRITE = 17
 ACCESS_FETCH = 18
 
 
+def _uc_perms(prot: int) -> int:
+    perms = 0
+    if prot & 7:
+        perms |= UC_PROT_READ
+    if prot & 2:
+        perms |= UC_PROT_WRITE
+    if prot & 4:
+        perms |= UC_PROT_EXEC
+    return perms
+
+
+# prot & 7 -> TLB permissions; a table because IntFlag arithmetic is slow on the fault path.
+_UC_PERMS = tuple(_uc_perms(p) for p in range(8))
+
+
 def prot_to_uc(prot: int) -> int:
     """The TLB permissions a page of a VMA with `prot` may get on x86.
 
     x86 has no write-only or exec-only pages (without protection keys): any access right implies
     read, which is why a PROT_WRITE mapping shows `-w-p` in maps yet reads fine natively.
     """
-    perms = 0
-    if prot & (PROT.READ | PROT.WRITE | PROT.EXEC):
-        perms |= UC_PROT_READ
-    if prot & PROT.WRITE:
-        perms |= UC_PROT_WRITE
-    if prot & PROT.EXEC:
-        perms |= UC_PROT_EXEC
-    return perms
+    return _UC_PERMS[int(prot) & 7]

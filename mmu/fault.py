@@ -53,11 +53,12 @@ def prot_str(vma: VMA) -> str:
 
 def access_allowed(vma: VMA, access: int) -> bool:
     """Compare Linux's access_error(): write needs VM_WRITE, fetch VM_EXEC, read any right (x86)."""
-    if access == ACCESS_WRITE:
-        return bool(vma.prot & PROT.WRITE)
-    if access == ACCESS_FETCH:
-        return bool(vma.prot & PROT.EXEC)
-    return bool(vma.prot & (PROT.READ | PROT.WRITE | PROT.EXEC))
+    return bool(int(vma.prot) & _NEEDS[access])
+
+
+_GROWSDOWN = int(VM.GROWSDOWN)
+# The VMA prot bits an access needs (x86: any right implies read).
+_NEEDS = {16: 7, 17: int(PROT.WRITE), 18: int(PROT.EXEC)}
 
 
 def handle_mm_fault(mm: "MM", addr: int, access: int) -> PTE:
@@ -68,12 +69,14 @@ def handle_mm_fault(mm: "MM", addr: int, access: int) -> PTE:
         vma = mm.expand_stack(addr)
         if vma is None:
             mm.stats.segv += 1
-            mm.notify(FaultEvent(addr, access, None, "segv", detail="SEGV_MAPERR"))
+            if mm.listeners:
+                mm.notify(FaultEvent(addr, access, None, "segv", detail="SEGV_MAPERR"))
             raise GuestFault(Signal.SIGSEGV, SEGV_MAPERR, addr, access=access)
         mm.stats.stack_growth += 1
     if not access_allowed(vma, access):
         mm.stats.segv += 1
-        mm.notify(FaultEvent(addr, access, vma, "segv", detail="SEGV_ACCERR"))
+        if mm.listeners:
+            mm.notify(FaultEvent(addr, access, vma, "segv", detail="SEGV_ACCERR"))
         raise GuestFault(Signal.SIGSEGV, SEGV_ACCERR, addr, access=access)
 
     vpn = page >> PAGE_SHIFT
@@ -98,12 +101,13 @@ def do_anonymous_page(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> 
         mm.stats.zero += 1
     else:
         mm.anon_vma_prepare(vma)
-        stack = bool(vma.flags & VM.GROWSDOWN)
+        stack = bool(int(vma.flags) & _GROWSDOWN)
         pte = PTE(mm.frames.alloc(), perms, False, PageKind.STACK if stack else PageKind.ANON)
         kind = "anon"
         mm.stats.anon += 1
     mm.set_pte(page >> PAGE_SHIFT, pte)
-    mm.notify(FaultEvent(addr, access, vma, kind, pte.paddr))
+    if mm.listeners:
+        mm.notify(FaultEvent(addr, access, vma, kind, pte.paddr))
     return pte
 
 
@@ -116,7 +120,8 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
     if offset >= page_upto(vma.file.size()):
         # A page wholly past EOF: Linux's filemap_fault returns VM_FAULT_SIGBUS.
         mm.stats.sigbus += 1
-        mm.notify(FaultEvent(addr, access, vma, "sigbus", detail="BUS_ADRERR"))
+        if mm.listeners:
+            mm.notify(FaultEvent(addr, access, vma, "sigbus", detail="BUS_ADRERR"))
         raise GuestFault(Signal.SIGBUS, BUS_ADRERR, addr, access=access)
     if vma.mayshare and mm.windows is not None:
         # MAP_SHARED: the host's page-cache page itself (compare do_shared_fault).
@@ -128,8 +133,9 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
         pte = PTE(paddr, perms, False, PageKind.SHARED)
         mm.stats.file += 1
         mm.set_pte(vpn, pte)
-        mm.notify(FaultEvent(addr, access, vma, "file", paddr,
-                             f"file offset {offset:#x}, shared (host page cache)"))
+        if mm.listeners:
+            mm.notify(FaultEvent(addr, access, vma, "file", paddr,
+                                 f"file offset {offset:#x}, shared (host page cache)"))
         return pte
     if vma.file_end is not None and offset + PAGE_SIZE > vma.file_end:
         # The page holding the end of a segment's file data (padzero): its own frame, the file
@@ -142,8 +148,9 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
         pte = PTE(paddr, perms, False, PageKind.FILE_PRIVATE)
         mm.stats.file += 1
         mm.set_pte(vpn, pte)
-        mm.notify(FaultEvent(addr, access, vma, "file-private", paddr,
-                             f"file offset {offset:#x}, zero from +{keep:#x}"))
+        if mm.listeners:
+            mm.notify(FaultEvent(addr, access, vma, "file-private", paddr,
+                                 f"file offset {offset:#x}, zero from +{keep:#x}"))
         return pte
     cached_paddr, was_cached = mm.pagecache.find_or_read(vma.file, offset)
     how = "page cache hit" if was_cached else "read from file"
@@ -162,7 +169,8 @@ def do_file_fault(mm: "MM", vma: VMA, page: int, access: int, addr: int) -> PTE:
         mm.stats.cow += 1        # one fault: Linux's do_cow_fault
         kind = "cow"
     mm.set_pte(vpn, pte)
-    mm.notify(FaultEvent(addr, access, vma, kind, pte.paddr, f"file offset {offset:#x}, {how}"))
+    if mm.listeners:
+        mm.notify(FaultEvent(addr, access, vma, kind, pte.paddr, f"file offset {offset:#x}, {how}"))
     return pte
 
 
@@ -185,7 +193,8 @@ def do_wp_page(mm: "MM", vma: VMA, vpn: int, pte: PTE, addr: int) -> PTE:
     # The TLB may still map the old frame read-only at this address: a fill from the guest
     # replaces that entry; other callers (uaccess) flush.
     mm.set_pte(vpn, new)
-    mm.notify(FaultEvent(addr, ACCESS_WRITE, vma, kind, new.paddr, detail))
+    if mm.listeners:
+        mm.notify(FaultEvent(addr, ACCESS_WRITE, vma, kind, new.paddr, detail))
     return new
 
 

@@ -32,6 +32,9 @@ class MappedFile:
         return cls(shown_as, fd, st.st_dev, st.st_ino)
 
 
+_VM_SHARED = int(VM.SHARED)
+
+
 @dataclass
 class VMA:
     """One vm_area_struct: [start, end) with one protection, one backing."""
@@ -53,7 +56,7 @@ class VMA:
     @property
     def shared(self) -> bool:
         """VM_SHARED: writes reach the file (a MAP_SHARED mapping of a writable file)."""
-        return bool(self.flags & VM.SHARED)
+        return bool(int(self.flags) & _VM_SHARED)
 
     @property
     def mayshare(self) -> bool:
