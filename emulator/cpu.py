@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from unicorn import UcError
 from unicorn import unicorn_const as ucc
@@ -108,7 +108,7 @@ class Cpu:
             return -exc.errno
 
     # --- hooks (hot) -----------------------------------------------------------------------
-    def _tlb_fill(self, vaddr: int, access: int, entry: object) -> bool:
+    def _tlb_fill(self, uch: int, vaddr: int, access: int, entry_ptr: Any, data: int) -> bool:
         pte = self.mm.pt.get(vaddr >> PAGE_SHIFT)
         if pte is None or not pte.perms & _NEED[access]:
             if self.fault_catches and self._catch_fault(vaddr, access):
@@ -122,8 +122,9 @@ class Cpu:
                 self.error = exc
                 self.machine.stop()
                 return False
-        entry.paddr = pte.paddr  # type: ignore[attr-defined]
-        entry.perms = pte.perms  # type: ignore[attr-defined]
+        entry = entry_ptr[0]
+        entry.paddr = pte.paddr
+        entry.perms = pte.perms
         return True
 
     def _syscall64(self) -> None:

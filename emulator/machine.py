@@ -161,11 +161,10 @@ class Machine:
             raise UcError(status)
         self._keep.append(cfunc)
 
-    def hook_tlb_fill(self, fn: Callable[[int, int, Any], bool]) -> None:
-        """fn(vaddr, access, entry) -> bool; entry.paddr/perms set on success."""
-        def cb(uch: int, vaddr: int, access: int, entry: Any, data: int) -> bool:
-            return fn(vaddr, access, entry.contents)
-        self._hook_add(UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC(cb))
+    def hook_tlb_fill(self, fn: Callable[[int, int, int, Any, int], bool]) -> None:
+        """fn(uch, vaddr, access, entry_ptr, data) -> bool, called by Unicorn directly (the
+        hottest hook: no wrapper frame); set entry_ptr[0].paddr/perms on success."""
+        self._hook_add(UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC(fn))
 
     def hook_syscall(self, fn: Callable[[], None]) -> None:
         """x86-64 `syscall` instruction (RIP points at it; Unicorn adds 2 after)."""
