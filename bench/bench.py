@@ -41,6 +41,8 @@ class Bench:
     title: str
     argv: list[str]
     check_output: bool = True  # pyexec/qemu stdout must equal native's
+    pyexec_opts: tuple[str, ...] = ()  # pyexec options before the program
+    baseline: str | None = None  # the same run without pyexec_opts: native/qemu are reused
 
 
 @dataclass
@@ -156,7 +158,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300, help="seconds per single run (default 300)")
     ap.add_argument("--pyexec", default=str(ROOT / ".venv" / "bin" / "pyexec"), help="pyexec command")
     ap.add_argument("--qemu", default=shutil.which("qemu-x86_64"), help="qemu-x86_64 (default: from PATH)")
-    ap.add_argument("--only", nargs="*", help="benchmark keys to run: startup syscalls touch cpu gzip")
+    ap.add_argument("--only", nargs="*", help="benchmark keys to run: startup syscalls touch cpu cpu-stats gzip")
     args = ap.parse_args()
 
     def sample(name: str) -> str:
@@ -171,6 +173,9 @@ def main() -> int:
         Bench("syscalls", f"{SYSCALLS // 1000}k syscalls", [sample("syscalls"), str(SYSCALLS)]),
         Bench("touch", "256 MB touched", [sample("touch"), "256"]),
         Bench("cpu", "CPU-bound (cpu)", [sample("cpu")]),
+        # --stats counts every instruction (emulator/_icount.so): its overhead, pyexec only.
+        Bench("cpu-stats", "CPU-bound --stats", [sample("cpu")], pyexec_opts=("--stats=/dev/null",),
+              baseline="cpu"),
     ]
     if BUSYBOX.is_file() and (not args.only or "gzip" in args.only):
         data = make_gzip_input(tmp)
@@ -191,7 +196,10 @@ def main() -> int:
     try:
         for b in benches:
             print(f"running {b.title} ...", file=sys.stderr, flush=True)
-            native = measure(b.argv, args.runs, args.timeout, not b.check_output, None)
+            if b.baseline in results["native"]:
+                native = results["native"][b.baseline]
+            else:
+                native = measure(b.argv, args.runs, args.timeout, not b.check_output, None)
             results["native"][b.key] = native
             if native.detail:
                 notes.append(f"native {b.key}: {native.error}: {native.detail}")
@@ -201,8 +209,12 @@ def main() -> int:
                 if prefix is None:
                     results[name][b.key] = Result(error="absent")
                     continue
+                if name == "qemu" and b.baseline in results[name]:
+                    results[name][b.key] = results[name][b.baseline]
+                    continue
                 want_rss = name == "pyexec" and GNU_TIME.is_file()
-                r = measure(prefix + b.argv, args.runs, args.timeout, not b.check_output, expect, want_rss)
+                opts = list(b.pyexec_opts) if name == "pyexec" else []
+                r = measure(prefix + opts + b.argv, args.runs, args.timeout, not b.check_output, expect, want_rss)
                 results[name][b.key] = r
                 if r.detail:
                     notes.append(f"{name} {b.key}: {r.error}: {r.detail}")
@@ -224,6 +236,13 @@ def main() -> int:
     print("µs per syscall ((t_syscalls - t_startup) / %d): pyexec %s, native %s, qemu %s" % (
         SYSCALLS, per_syscall_us(results["pyexec"]), per_syscall_us(results["native"]),
         per_syscall_us(results["qemu"])))
+    for b in benches:
+        if b.baseline and b.baseline in results["pyexec"]:
+            with_opts, without = results["pyexec"][b.key], results["pyexec"][b.baseline]
+            if with_opts.seconds and without.seconds:
+                print(f"overhead of pyexec {' '.join(b.pyexec_opts)} on {b.baseline}: "
+                      f"{with_opts.seconds / without.seconds:.2f}x "
+                      f"({fmt_time(with_opts)} vs {fmt_time(without)})")
     if runners["pyexec"] is None:
         print(f"note: pyexec not found at {args.pyexec} (run `make setup`)")
     for note in notes:

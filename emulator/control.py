@@ -1,6 +1,6 @@
 """The stepping engine shared by the debugger REPL, the gdb stub, tracing and the Python API.
 
-It owns breakpoints, watchpoints and catchpoints (syscalls, page faults, signals) and turns
+It owns breakpoints and catchpoints (syscalls, page faults, signals) and turns
 them into `Stop` values that `Cpu.run` returns. Every client drives the guest through the same
 `Control.run` / `Control.step`, so they cannot disagree about where the guest stopped.
 """
@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from unicorn import UC_HOOK_CODE
 
 if TYPE_CHECKING:
     from emulator.process import Process
@@ -55,7 +55,6 @@ class Stop:
     reason: StopReason
     pc: int = 0
     breakpoint: Optional["Breakpoint"] = None
-    watchpoint: Optional["Watchpoint"] = None
     syscall: Optional[SyscallEvent] = None
     fault: Optional[FaultStop] = None
     signo: int = 0
@@ -74,20 +73,6 @@ class Breakpoint:
 
 
 @dataclass
-class Watchpoint:
-    number: int
-    addr: int
-    length: int
-    kind: str                    # "write", "read" or "access"
-    enabled: bool = True
-    hits: int = 0
-    old_value: bytes = b""
-    new_value: bytes = b""
-    hit_addr: int = 0
-    _hook: Any = None
-
-
-@dataclass
 class FaultCatch:
     start: int = 0
     end: int = 1 << 64
@@ -98,12 +83,13 @@ class FaultCatch:
 
 
 class Control:
-    """Breakpoints, watchpoints and catchpoints of one process."""
+    """Breakpoints and catchpoints of one process."""
 
     def __init__(self, proc: "Process") -> None:
         self.proc = proc
         self.breakpoints: Dict[int, Breakpoint] = {}
-        self.watchpoints: Dict[int, Watchpoint] = {}
+        # Watchpoints live in emulator/inferior.py: in TLB-virtual mode Unicorn's memory hooks
+        # see physical addresses, so they follow the frames behind the watched pages.
         self._next_number = 1
         self.catch_syscalls: Optional[Set[int]] = None     # None: off; empty set: all
         self.catch_faults: List[FaultCatch] = []
@@ -160,6 +146,9 @@ class Control:
                     return
             self.proc.cpu.request_stop(Stop(StopReason.BREAKPOINT, address, breakpoint=bp))
         bp._hook = m.uc.hook_add(UC_HOOK_CODE, hit, None, addr, addr)
+        # Unicorn decides at translation time which instructions call code hooks: drop any
+        # block already translated over this address.
+        m.uc.ctl_remove_cache(addr, addr + 1)
         self.breakpoints[bp.number] = bp
         return bp
 
@@ -168,10 +157,6 @@ class Control:
         if bp is not None:
             self.proc.machine.uc.hook_del(bp._hook)
             return True
-        wp = self.watchpoints.pop(number, None)
-        if wp is not None:
-            self.proc.machine.uc.hook_del(wp._hook)
-            return True
         return False
 
     def skip_breakpoint_once(self, pc: int) -> None:
@@ -179,42 +164,10 @@ class Control:
         if any(bp.addr == pc and bp.enabled for bp in self.breakpoints.values()):
             self._skip_bp_at = pc
 
-    # --- watchpoints -----------------------------------------------------------------------
-    def add_watchpoint(self, addr: int, length: int, kind: str = "write") -> Watchpoint:
-        from mmu.uaccess import copy_from_user
-        from emulator.errors import SyscallError
-        wp = Watchpoint(self._number(), addr, length, kind)
-        try:
-            wp.old_value = copy_from_user(self.proc.mm, addr, length)
-        except SyscallError:
-            wp.old_value = b""
-        htype = {"write": UC_HOOK_MEM_WRITE, "read": UC_HOOK_MEM_READ,
-                 "access": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[kind]
-
-        def hit(uc: Any, access: int, address: int, size: int, value: int, data: Any) -> None:
-            if not wp.enabled:
-                return
-            wp.hits += 1
-            wp.hit_addr = address
-            self.proc.cpu.request_stop(Stop(StopReason.WATCHPOINT, 0, watchpoint=wp))
-        wp._hook = self.proc.machine.uc.hook_add(htype, hit, None, addr, addr + length - 1)
-        self.watchpoints[wp.number] = wp
-        return wp
-
     def resolve_stop(self, stop: Stop) -> Stop:
         """Fill in what is known only after the CPU stopped (pc, watched values)."""
-        from mmu.uaccess import copy_from_user
-        from emulator.errors import SyscallError
         stop.pc = self.proc.machine.pc if stop.reason not in (StopReason.EXITED,
                                                                StopReason.SIGNALED) else stop.pc
-        wp = stop.watchpoint
-        if wp is not None:
-            try:
-                wp.new_value = copy_from_user(self.proc.mm, wp.addr, wp.length)
-            except SyscallError:
-                wp.new_value = b""
-            if wp.kind == "write" and wp.new_value == wp.old_value:
-                stop.reason = StopReason.WATCHPOINT   # gdb still reports the hit
         bp = stop.breakpoint
         if bp is not None and bp.temporary:
             self.delete(bp.number)
@@ -238,6 +191,3 @@ class Control:
             if stop.reason is not StopReason.STEP:
                 break
         return self.resolve_stop(stop)
-
-    def watch_values(self) -> List[Tuple[Watchpoint, bytes, bytes]]:
-        return [(wp, wp.old_value, wp.new_value) for wp in self.watchpoints.values()]

@@ -52,8 +52,7 @@ class Cpu:
         self._fault_stop: Optional[tuple[int, int]] = None
         self.stop: Optional[Stop] = None    # why the CPU stopped, when it was asked to
         self.pending_syscall: Optional[SyscallEvent] = None   # caught at entry, not yet run
-        # A #GP pyexec may resolve itself (--deterministic traps rdtsc): True = handled.
-        self.gp_handler: Optional[Callable[[], bool]] = None
+        self._counted = False               # was the last run bounded by an instruction count
         m = self.machine
         m.hook_tlb_fill(self._tlb_fill)
         m.hook_intr(self._interrupt)
@@ -158,8 +157,6 @@ class Cpu:
                 w[0] = self._do_syscall(v[0], v) & 0xFFFFFFFF
                 self._uclib.uc_reg_write_batch(self._uch, wids, wptrs, wn)
                 return
-            if intno == 13 and self.gp_handler is not None and self.gp_handler():
-                return
             signo, code = EXCEPTION_SIGNALS.get(intno, (Signal.SIGSEGV, SI_KERNEL))
             pc = self.machine.pc
             # Compare Linux's traps.c: si_addr is the faulting instruction (for int3 the
@@ -243,6 +240,11 @@ class Cpu:
         (when non-zero) ran; raises InternalError for pyexec's own bugs."""
         proc = self.proc
         self.stop = None
+        if count and not self._counted:
+            # Blocks translated for an unbounded run have no per-instruction count check:
+            # a counted run (stepping) must not reuse them.
+            self.machine.uc.ctl_flush_tb()
+        self._counted = bool(count)
         if self.pending_syscall is not None:
             ev, self.pending_syscall = self.pending_syscall, None
             self._finish_syscall(ev)

@@ -17,13 +17,14 @@ import os
 import re
 import signal
 import sys
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, TextIO, Tuple
 
 from emulator.control import StopReason
 from emulator.errors import ExecError, InternalError, PyexecError
-from emulator.inferior import (DebugError, Event, Inferior, Point, backing_bytes, describe_pte,
+from emulator.inferior import (DebugError, Event, FaultReport, Inferior, Point, describe_pte,
                                parse_signal, predict_fault, signal_description, vma_brief)
-from emulator.registers import (GENERAL, PSEUDO, TDESC, RegisterError, canonical, eflags_text,
+from emulator.registers import (GENERAL, TDESC, RegisterError, canonical, eflags_text,
                                 raw_value, width)
 from emulator.signum import signal_name
 from loader.elf import Arch
@@ -121,6 +122,7 @@ class Debugger(cmd.Cmd):
         self.failed = False
         self.quitting = False
         self.dis: Optional[Disassembler] = None
+        self.did_live = False       # "MMU did" lines are printed as they happen (print_did)
         self._dis_arch: Optional[Arch] = None
         self._flavor = "att"
 
@@ -162,10 +164,9 @@ class Debugger(cmd.Cmd):
             return self.onecmd(self.lastcmd)
         return False
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> None:
         word = line.split()[0] if line.split() else line
         self.error(f'Undefined command: "{word}".  Try "help".')
-        return False
 
     def postcmd(self, stop: bool, line: str) -> bool:
         self.stdout.flush()
@@ -184,7 +185,7 @@ class Debugger(cmd.Cmd):
         return evaluate(text, self.inf, self.history)
 
     def numbers(self, arg: str) -> List[int]:
-        out = []
+        out: List[int] = []
         for word in arg.split():
             m = re.fullmatch(r"(\d+)-(\d+)", word)
             if m:
@@ -192,8 +193,7 @@ class Debugger(cmd.Cmd):
             elif word.isdigit():
                 out.append(int(word))
             else:
-                raise DebugError(f"Convenience variable must have integer value.\n"
-                                 f"Args must be numbers or '$' variables.")
+                raise DebugError(f"Bad breakpoint number '{word}': args must be numbers.")
         return out
 
     def addr_text(self, addr: int) -> str:
@@ -202,27 +202,60 @@ class Debugger(cmd.Cmd):
 
     # --- running ----------------------------------------------------------------------------
     def _go(self, action: Callable[[], Event]) -> Event:
-        """Run the guest with Ctrl-C stopping it (interactive sessions)."""
+        """Run the guest; in a terminal session ^C stops it (gdb's "Program received signal
+        SIGINT"). The guest may be in a loop that never returns to Python, so a thread woken
+        through signal.set_wakeup_fd stops the CPU (as emulator/hostsig.py does)."""
         self.stdout.flush()
-        old: Any = None
-        handler: Any = None
-        if self.interactive:
-            def handler(signum: int, frame: Any) -> None:
-                self.inf.interrupt()
-            old = signal.signal(signal.SIGINT, handler)
-        try:
+        if not self.interactive:
             ev = action()
-        finally:
-            if self.interactive and signal.getsignal(signal.SIGINT) is handler:
-                signal.signal(signal.SIGINT, old)
+        else:
+            ev = self._go_interruptible(action)
         self.x_next = None
         self.report(ev)
         return ev
 
+    def _go_interruptible(self, action: Callable[[], Event]) -> Event:
+        def handler(signum: int, frame: Any) -> None:
+            self.inf.interrupt()
+        old = signal.signal(signal.SIGINT, handler)
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(r, True)
+        old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        watcher = threading.Thread(target=self._wake_on_signals, args=(r,),
+                                   name="pyexec-debugger-signals", daemon=True)
+        watcher.start()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        try:
+            return action()
+        finally:
+            current = signal.set_wakeup_fd(old_fd)
+            if current != w:               # the guest's signal setup took the wakeup fd
+                signal.set_wakeup_fd(current, warn_on_full_buffer=False)
+            os.close(w)
+            watcher.join(timeout=5)
+            os.close(r)
+            if signal.getsignal(signal.SIGINT) is handler:
+                signal.signal(signal.SIGINT, old)
+
+    def _wake_on_signals(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if signal.SIGINT in data:
+                self.inf.interrupt()
+            elif self.inf.proc is not None:
+                self.inf.proc.machine.stop()     # a forwarded signal: let Python see it
+
     def report(self, ev: Event) -> None:
         inf = self.inf
-        for line in ev.did:
-            self.out(f"   MMU did: {line}")
+        if not self.did_live:
+            for line in ev.did:
+                self.out(f"   MMU did: {line}")
         proc = inf.proc
         pid = proc.pid if proc is not None else 0
         for path in ev.execs:
@@ -248,8 +281,9 @@ class Debugger(cmd.Cmd):
                 self.out(f"\n{what} {p.number}, {where}")
             else:
                 self.out(where)
-        elif r is StopReason.WATCHPOINT and p is not None:
-            self.report_watch(ev, p)
+        elif r is StopReason.WATCHPOINT and ev.watches:
+            for hit, old, new in ev.watches:
+                self.report_watch(hit.point, old, new)
             self.out(where)
         elif r in (StopReason.SYSCALL_ENTRY, StopReason.SYSCALL_EXIT) and stop.syscall is not None:
             sc = stop.syscall
@@ -274,7 +308,7 @@ class Debugger(cmd.Cmd):
             else:
                 self.out(f"\nProgram received signal {signal_name(stop.signo)}, "
                          f"{signal_description(stop.signo)}.\n{where}")
-            for e in ev.mmu:
+            for e in ev.mmu if not ev.did else []:
                 if e.kind in ("segv", "sigbus") and proc is not None:
                     addr = inf.exact_address(e.addr, e.access)
                     self.out(f"   MMU: {ACCESS_NAMES.get(e.access, '?')} at {addr:#x}, "
@@ -285,26 +319,25 @@ class Debugger(cmd.Cmd):
         else:
             self.out(where)
 
-    def report_watch(self, ev: Event, p: Point) -> None:
+    def report_watch(self, p: Point, old: bytes, new: bytes) -> None:
         name = {"write": "Hardware watchpoint", "read": "Hardware read watchpoint",
                 "access": "Hardware access (read/write) watchpoint"}[p.access]
         self.out(f"\n{name} {p.number}: {p.spec}\n")
-        old, new = _show_value(ev.old_value), _show_value(ev.new_value)
-        if p.access == "read" or (p.access == "access" and ev.old_value == ev.new_value):
-            self.out(f"Value = {new}")
+        if p.access == "read" or old == new:
+            self.out(f"Value = {_show_value(new)}")
         else:
-            self.out(f"Old value = {old}\nNew value = {new}")
+            self.out(f"Old value = {_show_value(old)}\nNew value = {_show_value(new)}")
 
-    def fault_block(self, f: Any) -> None:
-        inf = self.inf
-        self.out(self.insn_line(f.pc, marker=True))
+    def fault_block(self, f: FaultReport) -> None:
+        """The explanation of a `catch fault` stop: one block, before the MMU acts."""
+        self.out(self.insn_line(f.pc))
         self.out(f"   access:  {ACCESS_NAMES[f.access]} at {f.addr:#x} (page {f.page:#x})")
         self.out(f"   VMA:     {f.vma}")
         self.out(f"   before:  {f.before}")
         self.out(f"   the MMU will: {f.prediction}")
-        del inf
 
-    def insn_line(self, addr: int, marker: bool = False) -> str:
+    def insn_line(self, addr: int) -> str:
+        """`=> 0x401570 <_start>:\tinsn` (the marker when addr is the pc), as gdb's x/i."""
         inf = self.inf
         pc = inf.require().machine.pc
         sym = inf.symbolize(addr)
@@ -314,6 +347,10 @@ class Debugger(cmd.Cmd):
         if insn is None:
             return head + ("(bad)" if code else "Cannot access memory")
         return head + self.disassembler().text(insn, inf.symbolize)
+
+    def print_did(self, text: str) -> None:
+        self.out(f"   MMU did: {text}")
+        self.stdout.flush()
 
     def _need_process(self) -> None:
         self.inf.require()
@@ -353,12 +390,31 @@ class Debugger(cmd.Cmd):
         self.out(self.inf.frame_line(self.inf.require().machine.pc))
 
     def do_continue(self, arg: str) -> None:
-        """continue [N]: resume (N: ignore the current breakpoint N-1 more times)."""
+        """continue: resume the program."""
         self._need_process()
         self.out("Continuing.")
         self._go(self.inf.cont)
 
     do_c = do_cont = do_fg = do_continue
+
+    def do_signal(self, arg: str) -> None:
+        """signal SIG|0: resume delivering SIG instead of the signal the program stopped for
+        (0: none; a fault then happens again)."""
+        inf = self.inf
+        inf.require()
+        if not arg.strip():
+            raise DebugError("Argument required (signal number).")
+        sig = 0 if arg.strip() == "0" else parse_signal(arg)
+        last = inf.last_event
+        pending = last.stop.signo if last is not None and \
+            last.stop.reason is StopReason.SIGNAL else 0
+        if pending and pending != sig:
+            inf.discard_signal(pending)
+        if sig and sig != pending:
+            inf.send_signal(sig)
+        self.out(f"Continuing with signal {signal_name(sig)}." if sig else
+                 "Continuing with no signal.")
+        self._go(inf.cont)
 
     def do_stepi(self, arg: str) -> None:
         """stepi [N]: execute N instructions (a syscall is one)."""
@@ -372,16 +428,18 @@ class Debugger(cmd.Cmd):
         """nexti [N]: like stepi, but a call runs to its return."""
         self._need_process()
         n = self.value(arg) if arg.strip() else 1
-        for i in range(max(n, 1)):
-            ev = self._next_one()
-            if ev.stop.reason not in (StopReason.STEP, StopReason.BREAKPOINT) or \
-                    (ev.stop.reason is StopReason.BREAKPOINT and ev.point is not None) or \
-                    i == max(n, 1) - 1:
-                self.x_next = None
-                self.report(ev)
-                return
+        self._go(lambda: self._nexti(n))
 
     do_ni = do_nexti
+
+    def _nexti(self, n: int) -> Event:
+        ev = self._next_one()
+        for _ in range(max(n, 1) - 1):
+            internal = ev.stop.reason is StopReason.BREAKPOINT and ev.point is None
+            if ev.stop.reason is not StopReason.STEP and not internal:
+                break
+            ev = self._next_one()
+        return ev
 
     def _next_one(self) -> Event:
         inf = self.inf
@@ -389,7 +447,6 @@ class Debugger(cmd.Cmd):
         pc = proc.machine.pc
         code = inf.read_memory_or_empty(pc, 16)
         insn = self.disassembler().one(code, pc) if code else None
-        self.stdout.flush()
         if insn is not None and Disassembler.is_call(insn):
             sp = proc.machine.sp
             return inf.run_until([pc + insn.size], sp_above=sp - 1)
@@ -550,9 +607,8 @@ class Debugger(cmd.Cmd):
         catch signal [SIG]..."""
         words = arg.split()
         if not words:
-            raise DebugError("List of catch subcommands:\n\ncatch fault -- page faults, before "
-                             "the MMU handles them\ncatch signal -- signals\ncatch syscall -- "
-                             "syscall entry and return")
+            raise DebugError("Argument required: catch fault [RANGE] [read|write|exec], "
+                             "catch syscall [NAME|NR]..., catch signal [SIG]...")
         sub, rest = words[0], words[1:]
         table: Dict[str, Callable[[List[str]], None]] = {
             "fault": self._catch_fault, "syscall": self._catch_syscall,
@@ -677,7 +733,8 @@ class Debugger(cmd.Cmd):
             else:
                 addr = ""
                 typ, hit = "catchpoint", "catchpoint"
-                what = {"catch-syscall": f"syscall {p.spec}" if p.spec else "syscall \"<any syscall>\"",
+                any_call = 'syscall "<any syscall>"'
+                what = {"catch-syscall": f"syscall {p.spec}" if p.spec else any_call,
                         "catch-fault": f"fault {p.spec}".strip(),
                         "catch-signal": p.spec}[p.kind]
             self.out(f"{p.number:<8}{typ:<15}{disp:<5}{enb:<4}{addr:<{aw}}{what}".rstrip())
@@ -748,14 +805,16 @@ class Debugger(cmd.Cmd):
             self.do_maps("")
             return
         proc = self.inf.require()
-        self.out(f"process {proc.pid}\ncmdline = '{' '.join(self.inf.argv)}'\nexe = '{proc.exe_path}'")
+        self.out(f"process {proc.pid}\ncmdline = '{' '.join(self.inf.argv)}'\n"
+                 f"exe = '{proc.exe_path}'")
 
     def info_signals(self, arg: str) -> None:
         inf = self.inf
         stops = inf.default_signal_stops
         self.out("Signal        Stop\tDescription\n")
         for s in range(1, 32):
-            self.out(f"{signal_name(s):<14}{'Yes' if s in stops else 'No'}\t{signal_description(s)}")
+            stop = "Yes" if s in stops else "No"
+            self.out(f"{signal_name(s):<14}{stop}\t{signal_description(s)}")
 
     def info_inferiors(self, arg: str) -> None:
         proc = self.inf.proc
@@ -903,8 +962,9 @@ class Debugger(cmd.Cmd):
         absent = inf.absent_pages(addr, max(1, (self.x_next or addr) - addr))
         if absent:
             pages = ", ".join(f"{a:#x}" for a in absent)
-            self.out(f"(not present, not faulted in: page{'s' if len(absent) > 1 else ''} "
-                     f"{pages} shown as the fault would fill {'them' if len(absent) > 1 else 'it'})")
+            many = len(absent) > 1
+            self.out(f"(not present, not faulted in: page{'s' if many else ''} {pages} shown "
+                     f"as the fault would fill {'them' if many else 'it'})")
 
     def _x_units(self, addr: int, count: int, f: str, unit: int) -> None:
         inf = self.inf
@@ -1032,7 +1092,6 @@ class Debugger(cmd.Cmd):
             out.append((pc, sp))
             if inf.function_name(pc) in ("_start", "??"):
                 break
-        del w
         return out
 
     def _caller(self, pc: int, sp: int, fp: int, first: bool) -> Optional[Tuple[int, int, int]]:
@@ -1143,7 +1202,8 @@ class Debugger(cmd.Cmd):
             return
         self.out(maps_line(mm, vma))
         flags = [n for bit, n in VM_FLAG_NAMES if vma.flags & bit]
-        self.out(f"  range:     {vma.start:#x}-{vma.end:#x} ({(vma.end - vma.start) >> PAGE_SHIFT} pages)")
+        npages = (vma.end - vma.start) >> PAGE_SHIFT
+        self.out(f"  range:     {vma.start:#x}-{vma.end:#x} ({npages} pages)")
         self.out(f"  rights:    {prot_str(vma)}   flags: {' '.join(flags) or '-'}")
         if vma.file is not None:
             tail = f", file data ends at offset {vma.file_end:#x} (zeros after)" \
@@ -1176,9 +1236,10 @@ class Debugger(cmd.Cmd):
             return
         rc = mm.frames.refcount.get(pte.paddr, 0)
         from emulator.inferior import mappers, perms_str
-        self.out(f"  frame:     {pte.paddr:#x} (refcount {rc}, mapped by {mappers(mm, pte.paddr)} PTE(s))")
+        self.out(f"  frame:     {pte.paddr:#x} (refcount {rc}, "
+                 f"mapped by {mappers(mm, pte.paddr)} PTE(s))")
         self.out(f"  TLB perms: {perms_str(pte.perms)}   kind: {pte.kind.name.lower()}   "
-                 f"cow: {'yes' if pte.cow else 'no'}")
+                 f"copy-on-write pending: {'yes' if pte.cow else 'no'}")
         self.out(f"  state:     {describe_pte(mm, addr, pte)}")
         if vma is not None and vma.file is not None:
             offset = vma.file_offset(page)
@@ -1325,11 +1386,15 @@ def run_debugger(argv: Sequence[str], batch: Optional[str] = None,
             return 2
     interactive = script is None and sys.stdin.isatty()
     dbg = Debugger(inferior, script or sys.stdin, sys.stdout, sys.stderr, interactive)
+    inferior.on_did = dbg.print_did
+    dbg.did_live = True
     if interactive:
         try:
             import readline  # noqa: F401  (line editing and history for cmd.Cmd)
         except ImportError:
             pass
+        # At the prompt ^C abandons the line; while the guest runs it stops the guest.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = inferior.require()
     dbg.out(f"Program stopped before its first instruction (nothing of {os.path.basename(argv[0])} "
             f"is resident yet).")

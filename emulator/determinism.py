@@ -7,9 +7,13 @@ byte-identical output, `--strace` and `--stats` (whose wall_s line is left out i
   CLOCK_REALTIME starts at EPOCH_NS (2024-01-01T00:00:00Z), the monotonic and boot clocks at
   BOOT_NS, the CPU-time clocks at 0. clock_gettime, gettimeofday, time, clock_getres (1 ns;
   4 ms for the COARSE clocks), times, getrusage and sysinfo read it.
-- RDTSC / RDTSCP: Unicorn 2.1 cannot hook them, so CR4.TSD is set and the #GP they raise at
-  ring 3 is resolved here: EDX:EAX = the virtual clock in ns (a 1 GHz TSC), ECX = 0 (TSC_AUX,
-  cpu 0), the instruction counts as retired and the guest continues after it.
+- RDTSC / RDTSCP: Unicorn 2.1 cannot hook them as instructions (UC_HOOK_INSN refuses them)
+  and trapping them with CR4.TSD would leave QEMU's exception state behind (a later #GP or #DE
+  would become a double fault). Instead the instruction counter's decoder reports each one the
+  first time a block holding it is entered; a UC_HOOK_CODE hook is put on that one address and
+  the block is translated again before it runs. The hook completes the instruction:
+  EDX:EAX = the virtual clock in ns (a 1 GHz TSC), for RDTSCP ECX = 0 (TSC_AUX: cpu 0), it
+  counts as retired, and the guest goes on after it.
 - getrandom, AT_RANDOM and reads of /dev/urandom and /dev/random (any descriptor on the
   character devices 1:8 and 1:9): one stream from random.Random(seed), seed 0 by default.
 - pid = tid = FIXED_PID, ppid = FIXED_PPID; uname is FIXED_UNAME (machine x86_64 or i686).
@@ -25,7 +29,7 @@ import logging
 import os
 import stat
 import struct
-from typing import TYPE_CHECKING, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from emulator.errors import SyscallError
 from loader.elf import Arch
@@ -55,7 +59,6 @@ CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTI
 CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM, CLOCK_TAI = 8, 9, 11
 TAI_OFFSET_NS = 37 * 1_000_000_000
 TIMER_ABSTIME = 1
-CR4_TSD = 1 << 2
 
 
 class Deterministic:
@@ -65,8 +68,10 @@ class Deterministic:
         self.counter = counter
         self.seed = DEFAULT_SEED if seed is None else seed
         self.slept_ns = 0
-        self._rdtsc: Optional[tuple[int, int]] = None    # (pc, length) of a trapped rdtsc(p)
         self._proc: Optional["Process"] = None
+        self._hooked: set[int] = set()
+        counter.watch["rdtsc"] = self._watch_rdtsc
+        counter.watch["rdtscp"] = self._watch_rdtsc
 
     # --- the clock --------------------------------------------------------------------------
     def now_ns(self) -> int:
@@ -104,54 +109,46 @@ class Deterministic:
                 table[nr] = Syscall(entry.name, fn, nargs)
         proc.dispatcher.table = table
         proc.cpu.refresh_table()
-        m = proc.machine
-        m.set_reg(x86.UC_X86_REG_CR4, m.reg(x86.UC_X86_REG_CR4) | CR4_TSD)
-        proc.cpu.gp_handler = self._on_gp
-        m.run_listeners.append(self._on_return)
+        self._hooked = set()
+        if proc.arch is Arch.X86_64:
+            self._regs = (x86.UC_X86_REG_RAX, x86.UC_X86_REG_RDX, x86.UC_X86_REG_RCX)
+        else:
+            self._regs = (x86.UC_X86_REG_EAX, x86.UC_X86_REG_EDX, x86.UC_X86_REG_ECX)
 
     def random_bytes(self, n: int) -> bytes:
         assert self._proc is not None
         return self._proc.random_bytes(n)
 
     # --- rdtsc / rdtscp -------------------------------------------------------------------------
-    def _on_gp(self) -> bool:
-        """#GP at ring 3 with CR4.TSD: an rdtsc or rdtscp is completed after the CPU stops."""
-        proc = self._proc
-        assert proc is not None
-        pc = proc.machine.pc
-        try:
-            code = copy_from_user(proc.mm, pc, 3)
-        except SyscallError:
+    def _watch_rdtsc(self, addr: int, size: int, mnemonic: str) -> bool:
+        """The counter found an rdtsc(p) at addr: hook it (True: the block is re-translated)."""
+        from unicorn import UC_HOOK_CODE
+        if addr in self._hooked or self._proc is None:
             return False
-        if code[:2] == b"\x0f\x31":
-            length = 2
-        elif code == b"\x0f\x01\xf9":
-            length = 3
-        else:
-            return False
-        self._rdtsc = (pc, length)
-        proc.machine.stop()
+        self._hooked.add(addr)
+        self._proc.machine.uc.hook_add(UC_HOOK_CODE, self._rdtsc, mnemonic == "rdtscp",
+                                       addr, addr)
         return True
 
-    def _on_return(self) -> None:
-        """After the instruction counter settled: finish a trapped rdtsc(p)."""
-        if self._rdtsc is None:
-            return
-        from unicorn import x86_const as x86
+    def _rdtsc(self, uc: Any, addr: int, size: int, tscp: bool) -> None:
+        """Before the rdtsc(p) at addr runs: do its work and continue after it."""
         proc = self._proc
-        assert proc is not None
-        pc, length = self._rdtsc
-        self._rdtsc = None
-        m = proc.machine
-        if m.pc != pc:
-            return
-        self.counter.retire(1)
-        tsc = self.now_ns()
-        m.set_reg(x86.UC_X86_REG_RAX, tsc & 0xFFFFFFFF)
-        m.set_reg(x86.UC_X86_REG_RDX, (tsc >> 32) & 0xFFFFFFFF)
-        if length == 3:
-            m.set_reg(x86.UC_X86_REG_RCX, 0)
-        m.pc = pc + length
+        try:
+            assert proc is not None
+            self.counter.settle(addr)          # the rest of this block has not run
+            self.counter.retire(1)
+            tsc = self.now_ns()
+            m = proc.machine
+            eax, edx, ecx = self._regs
+            m.set_reg(eax, tsc & 0xFFFFFFFF)
+            m.set_reg(edx, (tsc >> 32) & 0xFFFFFFFF)
+            if tscp:
+                m.set_reg(ecx, 0)
+            m.pc = addr + size             # Unicorn resumes there, in a new block
+        except BaseException as exc:      # never let an exception vanish inside Unicorn
+            if proc is not None:
+                proc.cpu.error = exc
+                proc.machine.stop()
 
     # --- syscalls ---------------------------------------------------------------------------
     def _timespec(self, p: "Process", ns: int, time64: bool = False) -> bytes:

@@ -154,10 +154,10 @@ class _Parser:
             if not self.is_op("}"):
                 raise ExprError("A syntax error in expression, near `{'.")
             self.take()
-            size = type_size(" ".join(words), self.inf.word)
-            if size is None:
+            obj = type_size(" ".join(words), self.inf.word)
+            if obj is None:
                 raise ExprError(f"No symbol \"{' '.join(words)}\" in current context.")
-            return self.inf.read_word(self.unary(), size)
+            return self.inf.read_word(self.unary(), obj)
         if self.is_op("("):
             cast = self._cast()
             if cast is not None:

@@ -11,6 +11,7 @@ so gdb looking at the stack or the code does not change the paging the program s
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from emulator.control import StopReason
 from emulator.errors import ExecError, InternalError, PyexecError
-from emulator.inferior import DebugError, Event, Inferior, Point
+from emulator.inferior import DebugError, Event, Inferior
 from emulator.process import Options
 from emulator.registers import TDESC, EFLAGS_BITS, Reg, RegisterError, raw_value, write_raw
 from loader.elf import Arch
@@ -163,7 +164,7 @@ class GdbStub:
         self.done = False
         self.result = 0
         self.detached = False
-        self.handlers: List[Tuple[str, Callable[[str], Optional[str]]]] = [
+        self.handlers: List[Tuple[str, Callable[[str], Optional[str | bytes]]]] = [
             ("qSupported", self.q_supported), ("qXfer:features:read:", self.q_xfer_features),
             ("qXfer:auxv:read:", self.q_xfer_auxv), ("qXfer:exec-file:read:", self.q_xfer_exec),
             ("QStartNoAckMode", self.q_noack), ("qAttached", lambda a: "0"),
@@ -271,7 +272,7 @@ class GdbStub:
             log.debug("gdb disconnected")
         return self.result
 
-    def dispatch(self, text: str) -> Optional[str]:
+    def dispatch(self, text: str) -> Optional[str | bytes]:
         if text.startswith(("vFile:", "qXfer:libraries", "qXfer:threads", "qOffsets",
                             "qGetTLSAddr", "qL", "qP", "vAttach", "vRun", "!", "qMemoryRegion",
                             "QDisableRandomization", "QEnvironment", "QSetWorkingDir",
@@ -298,10 +299,10 @@ class GdbStub:
                 "qXfer:exec-file:read+;QCatchSyscalls+;swbreak+;hwbreak+;vContSupported+;"
                 "QStartNoAckMode+;QPassSignals+;QProgramSignals+")
 
-    def q_noack(self, arg: str) -> str:
+    def q_noack(self, arg: str) -> Optional[str]:
         self.send("OK")
         self.ack = False
-        return None  # type: ignore[return-value]
+        return None
 
     @staticmethod
     def _xfer(data: bytes, arg: str) -> str | bytes:
@@ -471,6 +472,8 @@ class GdbStub:
         finally:
             self.buf += watcher.finish()
         self.last = ev
+        if ev.did:
+            self.console("".join(f"   MMU did: {line}\n" for line in ev.did))
         if ev.fault is not None:
             self.console(self._fault_text(ev))
         return self.stop_reply(ev)
@@ -492,7 +495,7 @@ class GdbStub:
         from emulator.debugger import Debugger
         out = io.StringIO()
         dbg = Debugger(self.inf, io.StringIO(), out, out, interactive=False)
-        dbg.report(ev)
+        dbg.report(dataclasses.replace(ev, did=[]))       # sent before, on their own
         return out.getvalue().lstrip("\n")
 
     def stop_reply(self, ev: Event) -> str:
@@ -583,7 +586,7 @@ class _InterruptWatcher:
     def _run(self) -> None:
         while True:
             try:
-                ready, _, _ = select.select([self.conn, self._r], [], [])
+                ready, _, _ = select.select([self.conn.fileno(), self._r], [], [])
             except (OSError, ValueError):
                 return
             if self._r in ready:

@@ -110,10 +110,16 @@ class InstructionCounter:
         self.limit_reached = False
         self.stop_pc = 0
         self.on_limit: List[Callable[[], None]] = []
+        # Instructions a tool must see before they run (--deterministic's rdtsc): called as
+        # fn(insn_addr, insn_size, mnemonic) when a block holding one is first entered; True
+        # means a hook was added, so the block is stopped before it runs and re-translated.
+        self.watch: Dict[str, Callable[[int, int, str], bool]] = {}
+        self._retranslate: List[Tuple[int, int]] = []
         self._lib = None if force_python else load_library()
         self._blocks: Dict[Tuple[int, int], Tuple[int, ...]] = {}   # insn start addresses
         self._py_table: Dict[Tuple[int, int], int] = {}
         self._partial: Optional[Tuple[int, int, int]] = None        # (block, size, exit addr)
+        self._watched: List[Tuple[int, int, str]] = []
         self._proc: Optional["Process"] = None
         self._cs: Any = None
         self._miss_cb = MISS_CFUNC(self._miss)
@@ -149,6 +155,7 @@ class InstructionCounter:
         self._proc = proc
         self._blocks.clear()
         self._py_table.clear()
+        self._retranslate.clear()
         if self._lib is not None:
             self._lib.icount_clear(ctypes.byref(self.state))
         st = self.state
@@ -186,11 +193,15 @@ class InstructionCounter:
         starts: List[int] = []
         first = ""
         end = addr
+        watched: List[Tuple[int, int, str]] = []
         for ins_addr, ins_size, mnemonic, _ops in self._cs.disasm_lite(code, addr):
             if not starts:
                 first = mnemonic
             starts.append(ins_addr)
             end = ins_addr + ins_size
+            if mnemonic in self.watch:
+                watched.append((ins_addr, ins_size, mnemonic))
+        self._watched = watched
         if end < addr + size:
             # Bytes capstone cannot decode (the CPU raises #UD there, or capstone lags behind
             # QEMU): one instruction, which the settle after the fault takes back if it faulted.
@@ -205,8 +216,15 @@ class InstructionCounter:
         return found
 
     def _value(self, addr: int, size: int) -> int:
+        self._watched = []
         starts, first = self.decode(addr, size)
         self._blocks[(addr, size)] = starts
+        hooked = [self.watch[mn](a, n, mn) for a, n, mn in self._watched]
+        if any(hooked):
+            # Translated before the hook existed: stop before it runs, translate it again.
+            self._retranslate.append((addr, size))
+            assert self._proc is not None
+            self._proc.machine.stop()
         value = len(starts)
         if value == 1 and is_rep_string(first):
             value |= REP_ONLY
@@ -277,6 +295,10 @@ class InstructionCounter:
             return
         pc = proc.machine.pc
         st = self.state
+        if self._retranslate:
+            for addr, size in self._retranslate:
+                proc.machine.uc.ctl_remove_cache(addr, addr + size)
+            self._retranslate.clear()
         if st.limit_hit:
             st.limit_hit = 0
             addr, size = st.last_addr, st.last_size

@@ -13,7 +13,6 @@ what both front ends need and must agree on:
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 from emulator.control import Breakpoint, FaultCatch, Stop, StopReason
-from emulator.errors import PyexecError, SyscallError
+from emulator.errors import SyscallError
 from emulator.process import Options, Process
-from emulator.signum import Signal, signal_name
+from emulator.signum import Signal
 from loader.elf import Arch
 from mmu.constants import (ACCESS_FETCH, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, PROT, UC_PROT_WRITE,
                            VM, page_down, page_up, prot_to_uc)
@@ -284,8 +283,8 @@ def _uc_perms(vma: VMA) -> int:
     return prot_to_uc(vma.prot)
 
 
-def describe_event(ev: FaultEvent, grew_stack: bool = False) -> str:
-    """What the MMU did, from its FaultEvent."""
+def describe_event(ev: FaultEvent, grew_stack: bool = False, addr: Optional[int] = None) -> str:
+    """What the MMU did, from its FaultEvent (addr: the exact address, when known)."""
     detail = ev.detail
     frame = f"frame {ev.paddr:#x}"
     if ev.kind == "file":
@@ -319,7 +318,8 @@ def describe_event(ev: FaultEvent, grew_stack: bool = False) -> str:
         assert ev.vma is not None
         text = f"grew the stack to {ev.vma.start:#x}; " + text
     by = "" if ev.origin == "cpu" else f" (by {ev.origin})"
-    return f"{ACCESS_NAMES.get(ev.access, '?')} {ev.addr:#x}{by}: {text}"
+    where = ev.addr if addr is None or page_down(addr) != page_down(ev.addr) else addr
+    return f"{ACCESS_NAMES.get(ev.access, '?')} {where:#x}{by}: {text}"
 
 
 @dataclass
@@ -339,7 +339,7 @@ class FaultReport:
 @dataclass
 class Point:
     number: int
-    kind: str                          # breakpoint / watchpoint / catch-syscall / catch-fault / catch-signal
+    kind: str                # breakpoint, watchpoint, catch-syscall, catch-fault, catch-signal
     spec: str = ""                     # what the user typed (re-resolved at exec / run)
     addr: int = 0
     length: int = 0
@@ -374,6 +374,7 @@ class Event:
     did: List[str] = field(default_factory=list)              # the held fault's outcome
     fault: Optional[FaultReport] = None
     watch: Optional[WatchHit] = None
+    watches: List[Tuple[WatchHit, bytes, bytes]] = field(default_factory=list)
     old_value: bytes = b""
     new_value: bytes = b""
     execs: List[str] = field(default_factory=list)
@@ -412,12 +413,18 @@ class Inferior:
         self._events: List[FaultEvent] = []
         self._watch_hit: Optional[WatchHit] = None
         self._watch_suspended = False
+        self._redo_hits: List[WatchHit] = []
         self._anchors: Dict[int, Any] = {}
         self._held_fault: Optional[FaultReport] = None
         self._pending: Optional[Stop] = None
         self._interrupted = False
         self.last_event: Optional[Event] = None
-        self.on_exec: List[Callable[[str], None]] = []
+        self._stepping = False          # the last emu_start counted instructions
+        # Called with "what the MMU did" for the fault a `catch fault` stop held, as soon as
+        # the MMU has acted (the REPL prints it before the program's next output).
+        self.on_did: Optional[Callable[[str], None]] = None
+        self._held_running: Optional[FaultReport] = None
+        self._did: List[str] = []
 
     # --- the process ------------------------------------------------------------------------
     def start(self) -> Process:
@@ -433,6 +440,7 @@ class Inferior:
 
     def _after_new_image(self) -> None:
         proc = self.require()
+        self._stepping = False
         unfault_entry_page(proc)
         proc.mm.listeners.append(self._on_fault_event)
         proc.control.refresh()
@@ -573,7 +581,8 @@ class Inferior:
                 try:
                     p.addr = self.resolve(p.spec)
                 except DebugError:
-                    log.debug("breakpoint %d (%s) does not resolve in the new image", p.number, p.spec)
+                    log.debug("breakpoint %d (%s) does not resolve in the new image",
+                              p.number, p.spec)
                     continue
                 self._install_breakpoint(p)
             elif p.kind == "watchpoint":
@@ -688,7 +697,7 @@ class Inferior:
 
     def _watch_callback(self, p: Point, page: int) -> Callable[..., None]:
         def hit(uc: Any, access: int, address: int, size: int, value: int, data: Any) -> None:
-            if self._watch_suspended or not p.enabled or self.proc is None:
+            if not p.enabled or self.proc is None:
                 return
             pte = self.proc.mm.pt.get(page >> PAGE_SHIFT)
             if pte is None or pte.paddr != p.armed.get(page):
@@ -697,34 +706,73 @@ class Inferior:
         return hit
 
     def _record_hit(self, p: Point, access: int, paddr: int, size: int, vaddr: int) -> None:
-        if self._watch_hit is not None or self.proc is None:
+        if self.proc is None:
+            return
+        if self._watch_suspended:
+            # The instruction is being run again after the stop: note what else it touches.
+            self._redo_hits.append(WatchHit(p, max(vaddr, p.addr), paddr, access, b""))
+            return
+        if self._watch_hit is not None:
             return
         old = self.proc.mm.frames.phys.read(paddr, size) if access == _UC_MEM_WRITE else b""
         self._watch_hit = WatchHit(p, max(vaddr, p.addr), paddr, access, old)
         self.proc.cpu.request_stop(Stop(StopReason.WATCHPOINT))
 
-    def _finish_watch_hit(self) -> Tuple[Optional[Stop], Optional[WatchHit]]:
+    def _finish_watch_hit(self) -> Tuple[Optional[Stop], List[WatchHit]]:
         """A hook that stops the CPU leaves the access done but the instruction not retired
         (Unicorn restores the pc, as for a fault): undo the store, then run the instruction
-        once more with the watchpoints quiet, so it takes effect exactly once."""
+        once more with the watchpoints quiet, so it takes effect exactly once. Returns a stop
+        that ended that step early (kept for the next resume) and every hit of the
+        instruction."""
         hit, self._watch_hit = self._watch_hit, None
         proc = self.require()
         if hit is None:
-            return None, None
+            return None, []
         if hit.access == _UC_MEM_WRITE:
             proc.mm.frames.phys.write(hit.paddr, hit.old_bytes)
         self._watch_suspended = True
+        self._redo_hits = []
         try:
-            after = proc.control.step(1)
+            after = self._step_one()
         finally:
             self._watch_suspended = False
+        hits = [hit] + [h for h in self._redo_hits if h.point is not hit.point]
+        self._redo_hits = []
         if after.reason not in (StopReason.STEP, StopReason.WATCHPOINT):
-            return after, hit
-        return None, hit
+            return after, hits
+        return None, hits
+
+    def _triggered(self, hits: List[WatchHit]) -> List[Tuple[WatchHit, bytes, bytes]]:
+        """The hits gdb would report: reads always, writes only when the value changed."""
+        out = []
+        seen: Set[int] = set()
+        for h in hits:
+            p = h.point
+            if p.number in seen:
+                continue
+            seen.add(p.number)
+            new = self.read_memory_or_empty(p.addr, p.length)
+            old = p.old_value
+            p.old_value = new
+            if p.access == "write" and new == old:
+                continue
+            if p.access == "access" and h.access == _UC_MEM_WRITE and new == old:
+                continue
+            p.hits += 1
+            out.append((h, old, new))
+        return out
 
     # --- the fault listener ------------------------------------------------------------------
     def _on_fault_event(self, ev: FaultEvent) -> None:
         self._events.append(ev)
+        held = self._held_running
+        if held is not None and page_down(ev.addr) == held.page:
+            text = describe_event(ev, held.stack_growth, held.addr)
+            self._did.append(text)
+            if ev.kind not in ("segv", "sigbus"):
+                self._held_running = None
+            if self.on_did is not None:
+                self.on_did(text)
         if self.proc is None:
             return
         page = page_down(ev.addr)
@@ -796,6 +844,7 @@ class Inferior:
         ev = Event(Stop(StopReason.STEP))
         self._events = []
         held, self._held_fault = self._held_fault, None
+        self._held_running, self._did = held, []
         self._interrupted = False
         self.started = True
         remaining = count
@@ -804,8 +853,9 @@ class Inferior:
             if self._pending is not None:
                 stop, self._pending = self._pending, None
             elif count:
-                stop = proc.control.step(1)
+                stop = self._step_one()
             else:
+                self._stepping = False
                 stop = proc.control.run()
             if proc.exec_pending is not None:
                 self._do_exec(ev)
@@ -817,10 +867,9 @@ class Inferior:
                         break
                 continue
             if stop.reason is StopReason.WATCHPOINT and self._watch_hit is not None:
-                extra, hit = self._finish_watch_hit()
-                assert hit is not None
-                new = self.read_memory_or_empty(hit.point.addr, hit.point.length)
-                if hit.point.access == "write" and new == hit.point.old_value:
+                extra, hits = self._finish_watch_hit()
+                triggered = self._triggered(hits)
+                if not triggered:
                     # A store of the value already there: gdb does not report it either.
                     if extra is not None:
                         stop = extra
@@ -831,11 +880,9 @@ class Inferior:
                             stop = Stop(StopReason.STEP, proc.machine.pc)
                             break
                     continue
-                hit.point.hits += 1
-                ev.watch = hit
-                ev.point = hit.point
-                ev.old_value, ev.new_value = hit.point.old_value, new
-                hit.point.old_value = new
+                ev.watches = triggered
+                ev.watch, ev.old_value, ev.new_value = triggered[0]
+                ev.point = ev.watch.point
                 stop = Stop(StopReason.WATCHPOINT, proc.machine.pc)
                 self._pending = extra
                 break
@@ -855,14 +902,23 @@ class Inferior:
             break
         ev.stop = stop
         ev.mmu = list(self._events)
-        if held is not None:
-            ev.did = [describe_event(e, held.stack_growth) for e in self._events
-                      if page_down(e.addr) == held.page]
+        ev.did = list(self._did)
+        self._held_running = None
         if self._interrupted and stop.reason is StopReason.REQUESTED:
             ev.interrupted = True
         self._classify(ev)
         self.last_event = ev
         return ev
+
+    def _step_one(self) -> Stop:
+        """Control.step(1). Unicorn drops its instruction-count hook when it runs without a
+        count, and blocks translated then have no per-instruction count check: the first step
+        after a continue would run to the end of a chain of such blocks. Retranslate."""
+        proc = self.require()
+        if not self._stepping:
+            flush_translations(proc)
+            self._stepping = True
+        return proc.control.step(1)
 
     def _user_fault_point(self, addr: int, access: int) -> Optional[Point]:
         for p in self.points.values():
@@ -913,8 +969,6 @@ class Inferior:
         proc.finish_exec()
         ev.execs.append(proc.exe_path)
         self._after_new_image()
-        for fn in self.on_exec:
-            fn(proc.exe_path)
 
     def _fault_report(self, stop: Stop) -> FaultReport:
         proc = self.require()
@@ -929,8 +983,8 @@ class Inferior:
         else:
             addr = self._operand_address(pc, page)
         vma = mm.vmas.find(addr)
-        growth = vma is None and (mm.vmas.find_vma(addr) is not None and
-                                  bool(mm.vmas.find_vma(addr).flags & VM.GROWSDOWN))
+        above = mm.vmas.find_vma(addr) if vma is None else None
+        growth = above is not None and bool(above.flags & VM.GROWSDOWN)
         return FaultReport(addr, page, access, pc, vma_brief(mm, vma), page_state(mm, addr),
                            predict_fault(mm, addr, access), growth)
 
@@ -1063,7 +1117,8 @@ def backing_bytes(vma: VMA, page: int) -> bytes:
 def flush_translations(proc: Process) -> None:
     """Unicorn decides at translation time which instructions call code and memory hooks: a
     hook added after a block was translated is not seen until the block is translated again."""
-    proc.machine.uc.ctl_flush_tb()
+    uc: Any = proc.machine.uc
+    uc.ctl_flush_tb()
 
 
 def unfault_entry_page(proc: Process) -> None:

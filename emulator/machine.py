@@ -224,10 +224,14 @@ class Machine:
             self.phys.write(gdt_paddr + 8 * index, desc.to_bytes(8, "little"))
         self.uc.reg_write(x86.UC_X86_REG_GDTR, (0, gdt_vaddr, GDT_ENTRIES * 8 - 1, 0))
         frame_off = 0x800
+        # The iret lands on a `nop` in the stub page, which is an exit: Unicorn stops there,
+        # already in ring 3, before it could translate (and so fetch) the program's first
+        # block — the entry page's fault stays the program's own, as on Linux.
+        landing = stub_vaddr + 0x10
         if self.arch is Arch.X86_64:
             stub = b"\x48\xcf"        # iretq
             frame = b"".join(v.to_bytes(8, "little")
-                             for v in (pc, USER_CS_64, 0x202, sp, USER_DS))
+                             for v in (landing, USER_CS_64, 0x202, sp, USER_DS))
         else:
             self.uc.reg_write(x86.UC_X86_REG_CS, GDT_KERNEL32_CS << 3)
             self.uc.reg_write(x86.UC_X86_REG_SS, GDT_KERNEL_DS << 3)
@@ -235,7 +239,7 @@ class Machine:
                 self.uc.reg_write(seg, USER_DS)
             stub = b"\xcf"            # iret
             frame = b"".join(v.to_bytes(4, "little")
-                             for v in (pc, USER_CS_32, 0x202, sp, USER_DS))
+                             for v in (landing, USER_CS_32, 0x202, sp, USER_DS))
         # Compare Linux's fpstate_init: x87 control word 0x37f (extended precision, all
         # exceptions masked) and MXCSR 0x1f80; Unicorn starts with both zero.
         self.uc.reg_write(x86.UC_X86_REG_FPCW, 0x37F)
@@ -243,4 +247,10 @@ class Machine:
         self.phys.write(stub_paddr, stub)
         self.phys.write(stub_paddr + frame_off, frame)
         self.sp = stub_vaddr + frame_off
-        self.start(stub_vaddr, count=1)
+        self.phys.write(stub_paddr + 0x10, b"\x90")
+        self.uc.ctl_set_exits([landing])
+        try:
+            self.start(stub_vaddr)
+        finally:
+            self.uc.ctl_set_exits([])
+        self.pc = pc

@@ -358,6 +358,15 @@ class Process:
         self.signals.altstack = AltStack()
         self.tls_entries = set()
         self.clear_child_tid = 0
+        # exit_mmap of the old image: shared pages reach their files, mapped files are closed.
+        old_mm = self.mm
+        files = {id(vma.file): vma.file for vma in old_mm.vmas if vma.file is not None}
+        old_mm.munmap_range(0, old_mm.layout.task_size)
+        for file in files.values():
+            try:
+                os.close(file.fd)
+            except OSError:
+                pass
         self._new_address_space()
         import gc
         gc.collect()     # the old Unicorn instance sits in a reference cycle with its hooks

@@ -48,14 +48,15 @@ def _host(p: "Process", fd: int) -> int:
     return p.fds.host(s32(fd))
 
 
-def _path(p: "Process", addr: int) -> str:
-    """A path argument as the host names the same file (see proc.host_path)."""
+def _path(p: "Process", addr: int, follow: bool = True) -> str:
+    """A path argument as the host names the same file (see proc.host_path); follow=False
+    for calls that do not follow a final symlink."""
     if addr == 0:
         raise SyscallError(Errno.EFAULT)
     raw = strncpy_from_user(p.mm, addr, 4096)
     if not raw:
         raise SyscallError(Errno.ENOENT)
-    return procfs.host_path(p, os.fsdecode(raw))
+    return procfs.host_path(p, os.fsdecode(raw), follow)
 
 
 def _guest_path(p: "Process", addr: int) -> str:
@@ -189,6 +190,10 @@ def sys_writev(p: "Process", fd: int, iov: int, iovcnt: int) -> int:
 
 
 # --- open / close / seek ------------------------------------------------------------------
+def _host_open(path: str, flags: int, mode: int, dir_fd: Optional[int]) -> int:
+    return os.open(path, flags, mode, dir_fd=dir_fd)
+
+
 def do_open(p: "Process", dirfd: int, path: str, flags: int, mode: int) -> int:
     flags = s32(flags)
     virtual = procfs.open_virtual(p, path)
@@ -196,8 +201,9 @@ def do_open(p: "Process", dirfd: int, path: str, flags: int, mode: int) -> int:
         if virtual is not None:
             host = virtual
         else:
-            host = os.open(path, flags | os.O_CLOEXEC, mode & 0o7777,
-                           dir_fd=_dir_fd(p, dirfd, path))
+            # Interruptible: opening a FIFO waits for the other end.
+            host = hostsys.interruptible(p, _host_open, path, flags | os.O_CLOEXEC,
+                                         mode & 0o7777, _dir_fd(p, dirfd, path))
     except OSError as exc:
         raise _oserr(exc)
     return p.fds.install(OpenFile(host, path, bool(flags & O_CLOEXEC)))
@@ -368,7 +374,7 @@ def _stat(p: "Process", dirfd: int, path: str, flags: int) -> os.stat_result:
             return os.fstat(p.fds.host(s32(dirfd)))
         if path == "":
             raise SyscallError(Errno.ENOENT)
-        virtual = procfs.stat_virtual(p, path)
+        virtual = procfs.stat_virtual(p, path) if not flags & AT_SYMLINK_NOFOLLOW else None
         if virtual is not None:
             return virtual
         return os.stat(path, dir_fd=_dir_fd(p, dirfd, path),
@@ -393,7 +399,8 @@ def sys_stat(p: "Process", path: int, buf: int) -> int:
 
 
 def sys_lstat(p: "Process", path: int, buf: int) -> int:
-    return _put_stat(p, buf, _stat(p, AT_FDCWD, _path(p, path), AT_SYMLINK_NOFOLLOW), "stat")
+    return _put_stat(p, buf, _stat(p, AT_FDCWD, _path(p, path, False), AT_SYMLINK_NOFOLLOW),
+                     "stat")
 
 
 def sys_fstat(p: "Process", fd: int, buf: int) -> int:
@@ -409,7 +416,7 @@ def sys_stat64(p: "Process", path: int, buf: int) -> int:
 
 
 def sys_lstat64(p: "Process", path: int, buf: int) -> int:
-    return _put_stat(p, buf, _stat(p, AT_FDCWD, _path(p, path), AT_SYMLINK_NOFOLLOW))
+    return _put_stat(p, buf, _stat(p, AT_FDCWD, _path(p, path, False), AT_SYMLINK_NOFOLLOW))
 
 
 def sys_fstat64(p: "Process", fd: int, buf: int) -> int:
@@ -426,8 +433,9 @@ def sys_newfstatat(p: "Process", dirfd: int, path: int, buf: int, flags: int) ->
 
 def _path_or_empty(p: "Process", addr: int, flags: int) -> str:
     if flags & AT_EMPTY_PATH:
-        return os.fsdecode(strncpy_from_user(p.mm, addr, 4096)) if addr else ""
-    return _path(p, addr)
+        raw = os.fsdecode(strncpy_from_user(p.mm, addr, 4096)) if addr else ""
+        return procfs.host_path(p, raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else ""
+    return _path(p, addr, not flags & AT_SYMLINK_NOFOLLOW)
 
 
 def sys_statx(p: "Process", dirfd: int, path: int, flags: int, mask: int, buf: int) -> int:
@@ -442,7 +450,7 @@ def do_readlink(p: "Process", dirfd: int, path: str, buf: int, size: int) -> int
         raise SyscallError(Errno.EINVAL)
     target = procfs.readlink_virtual(p, path)
     if target is None:
-        path = procfs.host_path(p, path)
+        path = procfs.host_path(p, path, follow=False)
         try:
             target = os.readlink(path, dir_fd=_dir_fd(p, dirfd, path))
         except OSError as exc:
@@ -547,7 +555,7 @@ def sys_mknodat(p: "Process", dirfd: int, path: int, mode: int, dev: int) -> int
 
 def sys_rmdir(p: "Process", path: int) -> int:
     try:
-        os.rmdir(_path(p, path))
+        os.rmdir(_path(p, path, False))
     except OSError as exc:
         raise _oserr(exc)
     return 0
@@ -555,7 +563,7 @@ def sys_rmdir(p: "Process", path: int) -> int:
 
 def sys_unlink(p: "Process", path: int) -> int:
     try:
-        os.unlink(_path(p, path))
+        os.unlink(_path(p, path, False))
     except OSError as exc:
         raise _oserr(exc)
     return 0
@@ -564,7 +572,7 @@ def sys_unlink(p: "Process", path: int) -> int:
 def sys_unlinkat(p: "Process", dirfd: int, path: int, flags: int) -> int:
     if flags & ~AT_REMOVEDIR:
         raise SyscallError(Errno.EINVAL)
-    name = _path(p, path)
+    name = _path(p, path, False)
     try:
         if flags & AT_REMOVEDIR:
             os.rmdir(name, dir_fd=_dir_fd(p, dirfd, name))
@@ -586,16 +594,17 @@ def do_renameat2(p: "Process", olddirfd: int, old: str, newdirfd: int, new: str,
 
 
 def sys_rename(p: "Process", old: int, new: int) -> int:
-    return do_renameat2(p, AT_FDCWD, _path(p, old), AT_FDCWD, _path(p, new), 0)
+    return do_renameat2(p, AT_FDCWD, _path(p, old, False), AT_FDCWD, _path(p, new, False), 0)
 
 
 def sys_renameat(p: "Process", olddirfd: int, old: int, newdirfd: int, new: int) -> int:
-    return do_renameat2(p, olddirfd, _path(p, old), newdirfd, _path(p, new), 0)
+    return do_renameat2(p, olddirfd, _path(p, old, False), newdirfd, _path(p, new, False), 0)
 
 
 def sys_renameat2(p: "Process", olddirfd: int, old: int, newdirfd: int, new: int,
                   flags: int) -> int:
-    return do_renameat2(p, olddirfd, _path(p, old), newdirfd, _path(p, new), flags)
+    return do_renameat2(p, olddirfd, _path(p, old, False), newdirfd, _path(p, new, False),
+                        flags)
 
 
 def do_linkat(p: "Process", olddirfd: int, old: str, newdirfd: int, new: str,
@@ -639,11 +648,11 @@ def _link_target(p: "Process", addr: int) -> bytes:
 
 
 def sys_symlink(p: "Process", target: int, new: int) -> int:
-    return do_symlinkat(p, _link_target(p, target), AT_FDCWD, _path(p, new))
+    return do_symlinkat(p, _link_target(p, target), AT_FDCWD, _path(p, new, False))
 
 
 def sys_symlinkat(p: "Process", target: int, newdirfd: int, new: int) -> int:
-    return do_symlinkat(p, _link_target(p, target), newdirfd, _path(p, new))
+    return do_symlinkat(p, _link_target(p, target), newdirfd, _path(p, new, False))
 
 
 # --- attributes ---------------------------------------------------------------------------
@@ -702,7 +711,7 @@ def sys_chown(p: "Process", path: int, uid: int, gid: int) -> int:
 
 
 def sys_lchown(p: "Process", path: int, uid: int, gid: int) -> int:
-    return do_fchownat(p, AT_FDCWD, _path(p, path), _id32(uid), _id32(gid),
+    return do_fchownat(p, AT_FDCWD, _path(p, path, False), _id32(uid), _id32(gid),
                        AT_SYMLINK_NOFOLLOW)
 
 
@@ -723,7 +732,8 @@ def sys_chown16(p: "Process", path: int, uid: int, gid: int) -> int:
 
 
 def sys_lchown16(p: "Process", path: int, uid: int, gid: int) -> int:
-    return do_fchownat(p, AT_FDCWD, _path(p, path), _id16(uid), _id16(gid), AT_SYMLINK_NOFOLLOW)
+    return do_fchownat(p, AT_FDCWD, _path(p, path, False), _id16(uid), _id16(gid),
+                       AT_SYMLINK_NOFOLLOW)
 
 
 def sys_fchown16(p: "Process", fd: int, uid: int, gid: int) -> int:

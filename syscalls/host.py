@@ -216,17 +216,20 @@ def interruptible(p: "Process", fn: Callable[..., T], *args: object) -> T:
     ends it (hostsig raises GuestInterrupt out of it, or the host call fails with EINTR), and
     the syscall returns -ERESTARTSYS: the run loop restarts it or makes it -EINTR (SA_RESTART)."""
     from emulator.hostsig import GuestInterrupt
-    p.in_blocking_syscall = True
     try:
-        return fn(*args)
+        p.in_blocking_syscall = True
+        try:
+            return fn(*args)
+        finally:
+            # Before anything that calls Python code: a second signal's handler must not
+            # raise GuestInterrupt out of the except clauses below.
+            p.in_blocking_syscall = False
     except (GuestInterrupt, InterruptedError):
         raise SyscallError(ERESTARTSYS) from None
     except SyscallError as exc:
         if exc.errno == Errno.EINTR:
             raise SyscallError(ERESTARTSYS) from None
         raise
-    finally:
-        p.in_blocking_syscall = False
 
 
 ERESTARTSYS = 512       # emulator/signals.py's (include/linux/errno.h)

@@ -126,13 +126,15 @@ _DEV_FD = re.compile(r"^/dev/(?:fd/(\d+)|(stdin|stdout|stderr))(/.*)?$")
 _STD = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
-def host_path(p: "Process", path: str) -> str:
+def host_path(p: "Process", path: str, follow: bool = True) -> str:
     """The host path naming what `path` names for the guest: /proc/self/exe is the guest's
     executable, /proc/self/fd/N and /dev/fd/N, /dev/stdin... the guest's descriptor N (whose
-    host number differs). Every other path is the same on both sides."""
+    host number differs). Every other path is the same on both sides. With follow=False
+    (lstat, readlink...) /proc/self/exe and the /dev links as last component are the host's
+    own symlinks, which look the same."""
     if path.startswith("/dev/"):
         m = _DEV_FD.match(path)
-        if m is not None:
+        if m is not None and (follow or m.group(3)):
             fd = int(m.group(1)) if m.group(1) is not None else _STD[m.group(2)]
             return _fd_path(p, fd, m.group(3) or "")
         return path
@@ -140,7 +142,7 @@ def host_path(p: "Process", path: str) -> str:
     if rest is None:
         return path
     if rest == "/exe":
-        return p.image.host_path
+        return p.image.host_path if follow else path
     if rest.startswith("/fd/"):
         num, _, tail = rest[4:].partition("/")
         if num.isdigit():

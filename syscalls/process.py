@@ -321,6 +321,10 @@ def _fork_child(p: "Process", flags: int, stack: int, child_tid: int, tls: int,
     p.ppid = os.getppid()
     p.forked_child = True
     p.host_signals.after_fork()
+    if p.vfork_done is not None:
+        # Forked by a vfork child that has not exec'd yet: its parent waits for it, not us.
+        os.close(p.vfork_done)
+        p.vfork_done = None
     if vfork_pipe is not None:
         os.close(vfork_pipe[0])
         p.vfork_done = vfork_pipe[1]

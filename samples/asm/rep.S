@@ -3,7 +3,8 @@
  *   4 setup + rep stosb (100 bytes) = 5; rep stosb with ecx = 0: 2 (mov, rep)
  *   mov, jmp, rep movsb (a block that starts with the rep) = 3
  *   a loop of 3 x (mov, rep stosb, dec, jnz) + its setup mov = 13; exit 3
- * icount: 5 + 2 + 2 + 3 + 13 + 3 = 28 */
+ * icount: 5 + 2 + 2 + 3 + 13 + 3 = 28
+ * lackey: 208 (each repetition, and the final check, of the 100 + 0 + 50 + 3 x 10 bytes) */
 #include "common.h"
     .text
     .globl _start

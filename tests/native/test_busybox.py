@@ -73,7 +73,10 @@ CASES = [
     sh("kill-0", "kill -0 $$ && echo alive"),
     sh("wait-all", "sleep 0.2 & sleep 0.1 & wait; echo done"),
     sh("yes-sigpipe", "yes | head -n 3"),
+    sh("trap-interrupts-open", 'mkfifo p; trap "echo got-usr1" USR1; '
+                               "(sleep 0.3; kill -USR1 $$) & read x < p; echo rc=$?; wait"),
     Case("sleep", ("sleep", "0.1")),
+    sh("timeout", "timeout 1 sleep 0.1; echo $?; timeout 0.3 sleep 2; echo $?"),
     # --- redirections -------------------------------------------------------------------------
     sh("redirections", 'printf "%s-%d-%x\\n" foo 42 255 > f; cat f; echo more >> f; cat f; '
                        "wc -l < f"),
