@@ -27,7 +27,8 @@ options:
   --trace-range=A-B      with --trace: only instructions at A <= address < B (repeatable)
   --trace-symbol=NAME    with --trace: only the instructions of function NAME (repeatable)
   --icount-limit=N       stop the guest after exactly N instructions; exit status 124
-  --deterministic        virtual clock, fixed pid and uname, seeded randomness: runs repeat
+  --deterministic        clocks and TSC from the instruction count, fixed pid and uname,
+                         randomness from --seed (default 0): runs repeat byte for byte
   --seed=N               AT_RANDOM and getrandom from seed N (repeatable runs)
   --debug                a gdb-like debugger: stops before the first instruction, then reads
                          commands (break, stepi, catch fault, pte, maps...; `help` lists them)
@@ -226,6 +227,9 @@ def run(opts: CliOptions) -> int:
     started = time.perf_counter()
     trace = _open_out(opts.trace_faults)
     try:
+        for target in (opts.maps, opts.stats):      # written at exit: fail now, not then
+            if target is not None and target != "-":
+                open(target, "w").close()
         tools = _instruments(opts)
     except OSError as exc:
         sys.stderr.write(f"pyexec: {exc.filename}: {exc.strerror}\n")
@@ -299,8 +303,8 @@ def report(proc: "object", opts: CliOptions, started: float,
     out = _open_out(opts.stats)
     if out is not None:
         mm = proc.mm
-        lines = [("syscalls", proc.dispatcher.count),
-                 ("page_faults", mm.stats.total)]
+        lines: List[Tuple[str, object]] = [("syscalls", proc.dispatcher.count),
+                                           ("page_faults", mm.stats.total)]
         lines += [(f"page_faults_{k}", v) for k, v in mm.stats.as_dict().items()]
         lines += [("page_cache_pages", len(mm.pagecache)),
                   ("resident_pages", mm.rss),

@@ -7,12 +7,14 @@ instructions-retired event counts it).
 
 How: a UC_HOOK_BLOCK callback written in C (emulator/_icount.c, built by `make setup` into
 emulator/_icount.so) adds each block's instruction count when the block is entered. A block is
-decoded once, with capstone, when the C side first sees its (address, size); its instruction
-start addresses are kept here. A block left early — a fault, a stop request, a breakpoint —
-is settled when uc_emu_start returns (Machine.run_listeners): the instructions from the stop
-address to the block's end did not retire and are taken back off. Blocks above TASK_SIZE are
-pyexec's own ring-3 entry stub and are not counted. When the shared library is missing (no C
-compiler at setup), the same logic runs as a Python block hook, much slower, after a warning.
+decoded once, when the hook first sees its (address, size): in C with libcapstone (the library
+the capstone wheel ships) and uc_vmem_read, or here when the C side declines (no libcapstone,
+an instruction a tool watches). Instruction start addresses are decoded here only when needed:
+a block left early — a fault, a stop request, a breakpoint — is settled when uc_emu_start
+returns (Machine.run_listeners): the instructions from the stop address to the block's end did
+not retire and are taken back off. Blocks above TASK_SIZE are pyexec's own ring-3 entry stub
+and are not counted. When the shared library is missing (no C compiler at setup), the same
+logic runs as a Python block hook, much slower, after a one-line warning.
 
 `--icount-limit N`: a block that would take the count past N is not entered (the hook stops the
 CPU before its first instruction); the remaining instructions of that block then run with a
@@ -38,6 +40,7 @@ log = logging.getLogger("pyexec.icount")
 
 LIBRARY = Path(__file__).with_name("_icount.so")
 REP_ONLY = 0x80000000
+LAST_ZERO, LAST_SETTLED = 1, 2
 NO_ADDR = (1 << 64) - 1
 _STRING_OPS = ("movs", "stos", "lods", "cmps", "scas", "ins", "outs")
 _REP_PREFIXES = ("rep", "repe", "repz", "repne", "repnz")
@@ -45,26 +48,34 @@ _REP_PREFIXES = ("rep", "repe", "repz", "repne", "repnz")
 MISS_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32)
 
 
+class IcountEntry(ctypes.Structure):
+    """`struct entry` of _icount.c: one decoded block."""
+    _fields_ = [("addr", ctypes.c_uint64), ("size", ctypes.c_uint32), ("value", ctypes.c_uint32)]
+
+
 class IcountState(ctypes.Structure):
     """`struct icount` of _icount.c (same field order and types)."""
     _fields_ = [
-        ("total", ctypes.c_uint64),
-        ("limit", ctypes.c_uint64),
-        ("last_addr", ctypes.c_uint64),
-        ("prev_end", ctypes.c_uint64),
-        ("kernel_base", ctypes.c_uint64),
-        ("bypass_addr", ctypes.c_uint64),
-        ("blocks", ctypes.c_uint64),
-        ("misses", ctypes.c_uint64),
-        ("last_size", ctypes.c_uint32),
-        ("last_counted", ctypes.c_uint32),
-        ("limit_hit", ctypes.c_uint32),
-        ("pad", ctypes.c_uint32),
-        ("miss", MISS_CFUNC),
-        ("stop", ctypes.c_void_p),
         ("table", ctypes.c_void_p),
         ("mask", ctypes.c_uint64),
+        ("total", ctypes.c_uint64),
+        ("limit", ctypes.c_uint64),
+        ("last", ctypes.c_size_t),            # tagged: LAST_ZERO, LAST_SETTLED
+        ("limit_hit", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32),
+        ("held", ctypes.POINTER(IcountEntry)),
+        ("kernel_base", ctypes.c_uint64),
+        ("bypass_addr", ctypes.c_uint64),
+        ("misses", ctypes.c_uint64),
+        ("miss", MISS_CFUNC),
+        ("stop", ctypes.c_void_p),
         ("used", ctypes.c_uint64),
+        ("cs_handle", ctypes.c_size_t),
+        ("cs_disasm", ctypes.c_void_p),
+        ("cs_free", ctypes.c_void_p),
+        ("vmem_read", ctypes.c_void_p),
+        ("watch_tsc", ctypes.c_uint32),
+        ("c_decoded", ctypes.c_uint32),
     ]
 
 
@@ -119,9 +130,11 @@ class InstructionCounter:
         self._blocks: Dict[Tuple[int, int], Tuple[int, ...]] = {}   # insn start addresses
         self._py_table: Dict[Tuple[int, int], int] = {}
         self._partial: Optional[Tuple[int, int, int]] = None        # (block, size, exit addr)
-        self._watched: List[Tuple[int, int, str]] = []
         self._proc: Optional["Process"] = None
-        self._cs: Any = None
+        self._decoder: Any = None
+        self._py_last: Optional[Tuple[int, int]] = None
+        self._py_held: Optional[Tuple[int, int]] = None
+        self._py_counted = 0
         self._miss_cb = MISS_CFUNC(self._miss)
         self.state.miss = self._miss_cb
         self.state.stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
@@ -151,7 +164,7 @@ class InstructionCounter:
     # --- one address space ----------------------------------------------------------------
     def attach(self, proc: "Process") -> None:
         """Hook a new Machine (at spawn and after each execve)."""
-        import capstone
+        from emulator.disasm import Decoder
         self._proc = proc
         self._blocks.clear()
         self._py_table.clear()
@@ -160,12 +173,20 @@ class InstructionCounter:
             self._lib.icount_clear(ctypes.byref(self.state))
         st = self.state
         st.kernel_base = proc.mm.layout.task_size
-        st.last_size = 0
-        st.prev_end = 0
+        st.last = 0
         st.limit_hit = 0
+        self._py_last = self._py_held = None
+        self._py_counted = 0
         self._partial = None
-        mode = capstone.CS_MODE_64 if proc.arch is Arch.X86_64 else capstone.CS_MODE_32
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, mode)
+        self._decoder = Decoder(proc.arch)
+        # The C hook decodes new blocks itself (libcapstone, uc_vmem_read) when it can.
+        native = self._decoder.native_handle()
+        if native is not None and hasattr(uclib, "uc_vmem_read"):
+            st.cs_handle, st.cs_disasm, st.cs_free = native
+            st.vmem_read = ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value
+        else:
+            st.cs_disasm = st.cs_free = st.vmem_read = None
+        st.watch_tsc = 1 if {"rdtsc", "rdtscp"} & set(self.watch) else 0
         m = proc.machine
         if self._lib is not None:
             handle = uc_hook_h()
@@ -193,15 +214,11 @@ class InstructionCounter:
         starts: List[int] = []
         first = ""
         end = addr
-        watched: List[Tuple[int, int, str]] = []
-        for ins_addr, ins_size, mnemonic, _ops in self._cs.disasm_lite(code, addr):
+        for ins_addr, ins_size, mnemonic, _ops in self._decoder.disasm(code, addr):
             if not starts:
                 first = mnemonic
             starts.append(ins_addr)
             end = ins_addr + ins_size
-            if mnemonic in self.watch:
-                watched.append((ins_addr, ins_size, mnemonic))
-        self._watched = watched
         if end < addr + size:
             # Bytes capstone cannot decode (the CPU raises #UD there, or capstone lags behind
             # QEMU): one instruction, which the settle after the fault takes back if it faulted.
@@ -216,16 +233,25 @@ class InstructionCounter:
         return found
 
     def _value(self, addr: int, size: int) -> int:
-        self._watched = []
-        starts, first = self.decode(addr, size)
-        self._blocks[(addr, size)] = starts
-        hooked = [self.watch[mn](a, n, mn) for a, n, mn in self._watched]
+        """A block entered for the first time: its instruction count (| REP_ONLY). The start
+        addresses, needed only to settle a block left early, are decoded when needed."""
+        from emulator.errors import SyscallError
+        from mmu.uaccess import copy_from_user
+        assert self._proc is not None
+        try:
+            code = copy_from_user(self._proc.mm, addr, size)
+        except SyscallError:
+            log.debug("icount: block %#x+%d unreadable", addr, size)
+            return 1
+        value, end, first, watched = self._decoder.scan(code, addr, self.watch)
+        if end < addr + size:
+            value += 1           # undecodable bytes: see decode()
+        hooked = [self.watch[mn](a, n, mn) for a, n, mn, _ops in watched]
         if any(hooked):
             # Translated before the hook existed: stop before it runs, translate it again.
             self._retranslate.append((addr, size))
             assert self._proc is not None
             self._proc.machine.stop()
-        value = len(starts)
         if value == 1 and is_rep_string(first):
             value |= REP_ONLY
         return value
@@ -245,44 +271,75 @@ class InstructionCounter:
         st = self.state
         if addr >= st.kernel_base or size == 0:
             return
-        st.blocks += 1
         value = self._py_table.get((addr, size))
         if value is None:
             value = self._py_table[(addr, size)] = self._miss(addr, size)
         n = value & ~REP_ONLY
-        end = addr + size
-        if value & REP_ONLY and st.prev_end == end:
+        last = self._py_last
+        if value & REP_ONLY and last is not None and last[0] + last[1] == addr + size:
             n = 0
         if st.limit and st.total + n > st.limit:
             if addr == st.bypass_addr:
                 st.bypass_addr = NO_ADDR
             else:
                 st.limit_hit = 1
-                st.last_addr, st.last_size, st.last_counted = addr, size, 0
+                self._py_held = (addr, size)
+                self._py_counted = 0
                 uc.emu_stop()
                 return
         st.total += n
-        st.last_addr, st.last_size, st.last_counted = addr, size, n
-        st.prev_end = end
+        self._py_last = (addr, size)
+        self._py_counted = n
+
+    # --- the C or Python hook's view ----------------------------------------------------------
+    def _last(self) -> Optional[Tuple[int, int, int]]:
+        """(addr, size, instructions counted and not settled) of the block entered last."""
+        if self._lib is None:
+            if self._py_last is None:
+                return None
+            return self._py_last[0], self._py_last[1], self._py_counted
+        raw = self.state.last
+        if not raw:
+            return None
+        e = IcountEntry.from_address(raw & ~15)
+        counted = 0 if raw & (LAST_ZERO | LAST_SETTLED) else e.value & ~REP_ONLY
+        return e.addr, e.size, counted
+
+    def _mark_settled(self, forget: bool) -> None:
+        """Settled; with forget, the block did not complete (a rep instruction there counts
+        again when it resumes)."""
+        if self._lib is None:
+            self._py_counted = 0
+            if forget:
+                self._py_last = None
+        elif forget:
+            self.state.last = 0
+        elif self.state.last:
+            self.state.last |= LAST_SETTLED
+
+    def _held(self) -> Optional[Tuple[int, int]]:
+        if self._lib is None:
+            return self._py_held
+        e = self.state.held
+        return (e.contents.addr, e.contents.size) if e else None
 
     # --- stops ------------------------------------------------------------------------------
     def settle(self, pc: int) -> None:
         """The CPU stopped at pc: if that is inside the block entered last, the instructions
         from pc on did not retire (the one at pc faulted or was never started)."""
-        st = self.state
-        if not st.last_size:
+        last = self._last()
+        if last is None or not last[2]:
             return
-        addr, size, counted = st.last_addr, st.last_size, st.last_counted
-        st.last_size = 0
-        if not counted or not addr <= pc < addr + size:
+        addr, size, counted = last
+        if not addr <= pc < addr + size:
+            self._mark_settled(False)
             return
-        starts = self._blocks.get((addr, size))
-        if starts is None:
-            return
-        retired = bisect.bisect_left(starts, pc)
+        retired = bisect.bisect_left(self.starts(addr, size), pc)
         if retired < counted:
-            st.total -= counted - retired
-            st.prev_end = 0          # a rep instruction resumed later counts again
+            self.state.total -= counted - retired
+            self._mark_settled(True)
+        else:
+            self._mark_settled(False)
 
     def retire(self, n: int = 1) -> None:
         """Instructions pyexec completed itself (an emulated rdtsc)."""
@@ -299,21 +356,20 @@ class InstructionCounter:
             for addr, size in self._retranslate:
                 proc.machine.uc.ctl_remove_cache(addr, addr + size)
             self._retranslate.clear()
+        self.settle(pc)
         if st.limit_hit:
             st.limit_hit = 0
-            addr, size = st.last_addr, st.last_size
-            st.last_size = 0
+            held = self._held()
             remaining = st.limit - st.total
-            if proc.exit_status is not None or proc.term_signal is not None:
+            if proc.exit_status is not None or proc.term_signal is not None or held is None:
                 pass
             elif remaining <= 0:
                 self._reached(pc)
-            elif pc == addr:
-                starts = self.starts(addr, size)
+            elif pc == held[0]:
+                starts = self.starts(*held)
                 if remaining < len(starts):
-                    self._arm_partial(addr, size, starts[remaining])
+                    self._arm_partial(held[0], held[1], starts[remaining])
             return
-        self.settle(pc)
         if self._partial is not None:
             self._disarm_partial()
         if self.limit and st.total >= st.limit and not self.limit_reached \

@@ -97,6 +97,8 @@ class Process:
         self.forked_child = False               # set in a fork's child: run() ends the host process
         from emulator.hostsig import HostSignals
         self.host_signals = HostSignals(self)
+        self.machine: Machine       # both set by _new_address_space (again at each execve)
+        self.mm: MM
         self._new_address_space()
 
     def _new_address_space(self) -> None:

@@ -98,13 +98,12 @@ class InstructionTrace:
             pass
 
     def attach(self, proc: "Process") -> None:
-        import capstone
+        from emulator.disasm import Decoder
         self.finish()
         self._proc = proc
         self._armed = False
         self._decoded.clear()
-        mode = capstone.CS_MODE_64 if proc.arch is Arch.X86_64 else capstone.CS_MODE_32
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, mode)
+        self._cs = Decoder(proc.arch)
         self._names = TRACE_REGS[proc.arch]
         ids = [proc.machine.regs.get(n, getattr(x86, f"UC_X86_REG_{n.upper()}"))
                for n in self._names]
@@ -204,7 +203,7 @@ class InstructionTrace:
             return f"{addr:#x}: ??\n"
         text = self._decoded.get((addr, code))
         if text is None:
-            ins = next(self._cs.disasm_lite(code, addr, 1), None)
+            ins = next(self._cs.disasm(code, addr, 1), None)
             if ins is None:
                 asm = "(bad)"
             else:

@@ -177,6 +177,9 @@ def do_execveat(p: "Process", dirfd: int, path_addr: int, argv_addr: int, envp_a
     argv = _strings(p, argv_addr) or [b""]     # an empty argv gets "" (Linux >= 5.18)
     envp = _strings(p, envp_addr)
     request = prepare_exec(p, target, filename, argv, envp, not flags & AT_SYMLINK_NOFOLLOW)
+    from .process import set_host_comm, vfork_release
+    vfork_release(p)
+    set_host_comm(os.fsencode(os.path.basename(request.filename)))
     p.start_exec(request)
     return 0
 

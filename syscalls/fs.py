@@ -69,15 +69,6 @@ def _guest_path(p: "Process", addr: int) -> str:
     return os.fsdecode(raw)
 
 
-def _dirfd_path(p: "Process", dirfd: int, path: str) -> str:
-    """Resolve a *at() path against dirfd on the host (absolute paths ignore dirfd)."""
-    dfd = s32(dirfd)
-    if path.startswith("/") or dfd == AT_FDCWD:
-        return path
-    host = p.fds.host(dfd)
-    return os.path.join(f"/proc/self/fd/{host}", path)
-
-
 def _dir_fd(p: "Process", dirfd: int, path: str) -> Optional[int]:
     """The os module's dir_fd for a *at() call: None for AT_FDCWD and for absolute paths
     (which ignore dirfd, as Linux's path walk does), else the host descriptor."""
@@ -101,7 +92,7 @@ def _oserr(exc: OSError) -> SyscallError:
 def sys_read(p: "Process", fd: int, buf: int, count: int) -> int:
     host = _host(p, fd)
     try:
-        data = hostsys.interruptible(p, os.read, host, min(count, MAX_IO))
+        data = hostsys.interruptible(p, hostsys.read, host, min(count, MAX_IO))
     except OSError as exc:
         raise _oserr(exc)
     copy_to_user(p.mm, buf, data)
@@ -112,9 +103,7 @@ def sys_write(p: "Process", fd: int, buf: int, count: int) -> int:
     host = _host(p, fd)
     data = copy_from_user(p.mm, buf, min(count, MAX_IO))
     try:
-        return hostsys.interruptible(p, os.write, host, data)
-    except BrokenPipeError:      # SIGPIPE itself came from the host kernel (see hostsig)
-        raise SyscallError(Errno.EPIPE)
+        return hostsys.interruptible(p, hostsys.write, host, data)
     except OSError as exc:
         raise _oserr(exc)
 
@@ -163,12 +152,12 @@ def sys_readv(p: "Process", fd: int, iov: int, iovcnt: int) -> int:
         if length == 0:
             continue
         try:
-            data = hostsys.interruptible(p, os.read, host, length) if not total else \
-                os.read(host, length)
-        except OSError as exc:
+            data = hostsys.interruptible(p, hostsys.read, host, length) if not total else \
+                hostsys.read(host, length)
+        except (OSError, SyscallError) as exc:
             if total:
                 break
-            raise _oserr(exc)
+            raise exc if isinstance(exc, SyscallError) else _oserr(exc)
         copy_to_user(p.mm, base, data)
         total += len(data)
         if len(data) < length:
@@ -182,18 +171,12 @@ def sys_writev(p: "Process", fd: int, iov: int, iovcnt: int) -> int:
     if not data:
         return 0
     try:
-        return hostsys.interruptible(p, os.write, host, data)
-    except BrokenPipeError:
-        raise SyscallError(Errno.EPIPE)
+        return hostsys.interruptible(p, hostsys.write, host, data)
     except OSError as exc:
         raise _oserr(exc)
 
 
 # --- open / close / seek ------------------------------------------------------------------
-def _host_open(path: str, flags: int, mode: int, dir_fd: Optional[int]) -> int:
-    return os.open(path, flags, mode, dir_fd=dir_fd)
-
-
 def do_open(p: "Process", dirfd: int, path: str, flags: int, mode: int) -> int:
     flags = s32(flags)
     virtual = procfs.open_virtual(p, path)
@@ -202,8 +185,8 @@ def do_open(p: "Process", dirfd: int, path: str, flags: int, mode: int) -> int:
             host = virtual
         else:
             # Interruptible: opening a FIFO waits for the other end.
-            host = hostsys.interruptible(p, _host_open, path, flags | os.O_CLOEXEC,
-                                         mode & 0o7777, _dir_fd(p, dirfd, path))
+            host = hostsys.interruptible(p, hostsys.openat, _host_dirfd(p, dirfd, path), path,
+                                         flags | os.O_CLOEXEC, mode & 0o7777)
     except OSError as exc:
         raise _oserr(exc)
     return p.fds.install(OpenFile(host, path, bool(flags & O_CLOEXEC)))

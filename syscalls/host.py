@@ -64,7 +64,7 @@ def syscall(nr: int, *args: Arg) -> int:
     return _check(_syscall(nr, *conv))
 
 
-def _addr(buf: Optional[ctypes.Array]) -> int:   # type: ignore[type-arg]
+def _addr(buf: "Optional[ctypes.Array[ctypes.c_char]]") -> int:
     return ctypes.addressof(buf) if buf is not None else 0
 
 
@@ -89,11 +89,11 @@ def socket(family: int, type_: int, proto: int) -> int:
 
 def socketpair(family: int, type_: int, proto: int) -> Tuple[int, int]:
     sv = (ctypes.c_int * 2)()
-    syscall(NR_SOCKETPAIR, family, type_, proto, _addr(sv))
+    syscall(NR_SOCKETPAIR, family, type_, proto, ctypes.addressof(sv))
     return sv[0], sv[1]
 
 
-def _sockaddr_in(addr: bytes) -> ctypes.Array:   # type: ignore[type-arg]
+def _sockaddr_in(addr: bytes) -> "ctypes.Array[ctypes.c_char]":
     return ctypes.create_string_buffer(addr, max(len(addr), 1))
 
 
@@ -212,19 +212,18 @@ def close_quietly(fd: int) -> None:
 
 
 def interruptible(p: "Process", fn: Callable[..., T], *args: object) -> T:
-    """Run a blocking host call the way Linux sleeps interruptibly: a signal the guest handles
-    ends it (hostsig raises GuestInterrupt out of it, or the host call fails with EINTR), and
-    the syscall returns -ERESTARTSYS: the run loop restarts it or makes it -EINTR (SA_RESTART)."""
-    from emulator.hostsig import GuestInterrupt
+    """Run a blocking host call the way Linux sleeps interruptibly. `fn` must be a raw call
+    (this module's, not the os module's, which retries EINTR): a signal the guest handles
+    interrupts the host syscall (Python's handlers are installed without SA_RESTART), the
+    call fails with EINTR and the guest's syscall returns -ERESTARTSYS: the run loop restarts
+    it or makes it -EINTR (SA_RESTART). Nothing is raised out of a call that completed, so a
+    read's data or a reaped child's status is never lost. A signal already queued ends the
+    call before it starts."""
+    if p.signals.next_deliverable() is not None:
+        raise SyscallError(ERESTARTSYS)
     try:
-        p.in_blocking_syscall = True
-        try:
-            return fn(*args)
-        finally:
-            # Before anything that calls Python code: a second signal's handler must not
-            # raise GuestInterrupt out of the except clauses below.
-            p.in_blocking_syscall = False
-    except (GuestInterrupt, InterruptedError):
+        return fn(*args)
+    except InterruptedError:
         raise SyscallError(ERESTARTSYS) from None
     except SyscallError as exc:
         if exc.errno == Errno.EINTR:
@@ -233,3 +232,60 @@ def interruptible(p: "Process", fn: Callable[..., T], *args: object) -> T:
 
 
 ERESTARTSYS = 512       # emulator/signals.py's (include/linux/errno.h)
+
+
+# --- plain I/O without the os module's EINTR retry --------------------------------------------
+NR_READ, NR_WRITE, NR_OPENAT, NR_PPOLL = 0, 1, 257, 271
+SMALL_IO = 1 << 16
+_malloc = _libc.malloc
+_malloc.restype = ctypes.c_void_p
+_malloc.argtypes = [ctypes.c_size_t]
+_free = _libc.free
+_free.restype = None
+_free.argtypes = [ctypes.c_void_p]
+_small = ctypes.create_string_buffer(SMALL_IO)
+
+
+def read(fd: int, count: int) -> bytes:
+    """read(2): the bytes read. Large buffers come from malloc (not zero-filled, so a huge
+    count costs only what is read)."""
+    if count <= SMALL_IO:
+        n = syscall(NR_READ, fd, ctypes.addressof(_small), count)
+        return ctypes.string_at(_small, n)
+    ptr = _malloc(count)
+    if not ptr:
+        raise SyscallError(Errno.ENOMEM)
+    try:
+        n = syscall(NR_READ, fd, ptr, count)
+        return ctypes.string_at(ptr, n)
+    finally:
+        _free(ptr)
+
+
+def write(fd: int, data: bytes) -> int:
+    """write(2) straight from the bytes object."""
+    # The caller holds `data` through the call, so its buffer stays where the pointer says.
+    ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+    return syscall(NR_WRITE, fd, ptr, len(data))
+
+
+def openat(dirfd: int, path: str, flags: int, mode: int) -> int:
+    return syscall(NR_OPENAT, dirfd, os.fsencode(path), flags, mode)
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+def poll(fds: "List[Tuple[int, int]]", timeout: Optional[float]) -> "List[int]":
+    """ppoll(2) on (fd, events) pairs, timeout in seconds (None: forever); the revents."""
+    arr = (_PollFd * max(len(fds), 1))()
+    for i, (fd, events) in enumerate(fds):
+        arr[i].fd, arr[i].events = fd, events - 0x10000 if events & 0x8000 else events
+    ts = None
+    if timeout is not None:
+        ns = max(0, int(timeout * 1e9))
+        ts = (ctypes.c_long * 2)(ns // 1_000_000_000, ns % 1_000_000_000)
+    syscall(NR_PPOLL, ctypes.addressof(arr), len(fds),
+            ctypes.addressof(ts) if ts is not None else 0, 0, 8)
+    return [arr[i].revents & 0xFFFF for i in range(len(fds))]

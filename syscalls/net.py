@@ -5,7 +5,7 @@ i386's socketcall(102) demultiplexes to the same handlers (compare Linux's net/s
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Tuple, TypeVar
 
 from emulator.errors import SyscallError
 from emulator.fdtable import OpenFile
@@ -17,6 +17,8 @@ from .errno import Errno
 
 if TYPE_CHECKING:
     from emulator.process import Process
+
+T = TypeVar("T")
 
 SOCK_NONBLOCK, SOCK_CLOEXEC = 0o4000, 0o2000000
 SOCK_TYPE_MASK = 0xF
@@ -59,7 +61,7 @@ def _put_sockaddr(p: "Process", addr: int, lenp: int, data: bytes) -> None:
     write_word(p.mm, lenp, len(data), 4)
 
 
-def _blocking(p: "Process", fn: Callable[..., object], *args: object):  # type: ignore[no-untyped-def]
+def _blocking(p: "Process", fn: Callable[..., T], *args: object) -> T:
     return hostsys.interruptible(p, fn, *args)
 
 

@@ -3,10 +3,9 @@ the host descriptors behind the guest's, and the answer is mapped back to guest 
 (compare Linux's fs/select.c)."""
 from __future__ import annotations
 
-import select as host_select
 import struct
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from emulator.errors import SyscallError
 from emulator.signals import ERESTARTNOHAND, ERESTARTSYS, UNBLOCKABLE
@@ -14,7 +13,7 @@ from mmu.uaccess import copy_from_user, copy_to_user, read_word
 
 from .abi import s32
 from .errno import Errno
-from .host import interruptible
+from .host import interruptible, poll as host_poll
 
 if TYPE_CHECKING:
     from emulator.process import Process
@@ -31,17 +30,14 @@ NFDS_MAX = 1024            # RLIMIT_NOFILE
 def _host_poll(p: "Process", wanted: Dict[int, int], timeout: Optional[float]) -> Dict[int, int]:
     """poll(2) on host descriptors {host_fd: events}; timeout in seconds, None = forever.
     A signal the guest handles ends the wait with -ERESTARTNOHAND."""
-    poller = host_select.poll()
-    for fd, events in wanted.items():
-        poller.register(fd, events)
-    ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+    fds = list(wanted.items())
     try:
-        ready = interruptible(p, poller.poll, ms)
+        revents = interruptible(p, host_poll, fds, timeout)
     except SyscallError as exc:
         if exc.errno == ERESTARTSYS:
             raise SyscallError(ERESTARTNOHAND) from None
         raise
-    return dict(ready)
+    return {fd: r for (fd, _), r in zip(fds, revents) if r}
 
 
 def _read_timespec(p: "Process", addr: int, time64: bool) -> Optional[float]:
@@ -79,7 +75,8 @@ def _write_timeval(p: "Process", addr: int, left: float) -> None:
     copy_to_user(p.mm, addr, struct.pack(fmt, *divmod(us, 1_000_000)))
 
 
-def _with_sigmask(p: "Process", sigmask: Optional[int], fn, *args):   # type: ignore[no-untyped-def]
+def _with_sigmask(p: "Process", sigmask: Optional[int], fn: Callable[..., int],
+                  *args: object) -> int:
     """ppoll/pselect6: wait with `sigmask` blocked; the old mask comes back afterwards, or,
     when a signal interrupted the wait, after its handler runs (compare
     restore_saved_sigmask_unless)."""

@@ -6,7 +6,7 @@ import logging
 import os
 import struct
 import sys
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, Callable, List
 
 from emulator.errors import SyscallError
 from mmu.uaccess import copy_from_user, copy_to_user, strncpy_from_user, write_word
@@ -27,11 +27,13 @@ SI_TKILL = -6                 # si_code of tkill/tgkill (raise)
 
 
 def sys_exit(p: "Process", status: int) -> int:
+    vfork_release(p)
     p.exit(status)
     return 0
 
 
 def sys_exit_group(p: "Process", status: int) -> int:
+    vfork_release(p)
     p.exit(status)
     return 0
 
@@ -269,10 +271,10 @@ CLONE_PIDFD, CLONE_VFORK, CLONE_PARENT, CLONE_THREAD = 0x1000, 0x4000, 0x8000, 0
 CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
 CLONE_CHILD_SETTID = 0x1000000
 CLONE_NEWNS = 0x20000
-# Namespaces, cgroups, pidfds: a fork of the whole host process cannot give them.
+# Namespaces (CLONE_NEW*), cgroups, pidfds, another parent: a fork of the whole host process
+# cannot give them.
 CLONE_UNSUPPORTED = (CLONE_PIDFD | CLONE_PARENT | CLONE_NEWNS | 0x02000000 | 0x04000000
-                     | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80000000
-                     | 0x200000000)
+                     | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x200000000)
 
 
 def kernel_clone(p: "Process", flags: int, stack: int, parent_tid: int, child_tid: int,
@@ -306,12 +308,54 @@ def kernel_clone(p: "Process", flags: int, stack: int, parent_tid: int, child_ti
     if vfork_pipe is not None:
         # The parent sleeps until the child releases the memory (exec or exit): EOF here.
         os.close(vfork_pipe[1])
-        while os.read(vfork_pipe[0], 1):
-            pass
-        os.close(vfork_pipe[0])
+        with os.fdopen(vfork_pipe[0], "rb") as pipe:
+            shared = pipe.read()
+        _apply_vfork_writes(p, shared)
     if flags & CLONE_PARENT_SETTID:
         write_word(p.mm, parent_tid, pid, 4)
     return pid
+
+
+# vfork's memory is one with the parent's until exec or exit. Here the child has a copy:
+# when it releases the parent it sends back its writable private pages, and the parent
+# writes them into its own memory, so what the child stored (posix_spawn's error code,
+# a variable set before exec) is there as it would be natively.
+_VFORK_RECORD = struct.Struct("<QI")
+
+
+def vfork_release(p: "Process") -> None:
+    """A vfork child execs or exits: send its writable pages to the parent and let it go."""
+    if p.vfork_done is None:
+        return
+    from mmu.constants import PAGE_SHIFT, PAGE_SIZE
+    from mmu.pagetable import PageKind
+    private = (PageKind.ANON, PageKind.FILE_PRIVATE, PageKind.COW, PageKind.STACK)
+    read = p.mm.frames.phys.read
+    chunks = []
+    for vpn, pte in p.mm.pt.items():
+        if pte.kind in private and pte.perms & 2 and not pte.cow:    # UC_PROT_WRITE
+            chunks.append(_VFORK_RECORD.pack(vpn << PAGE_SHIFT, PAGE_SIZE))
+            chunks.append(read(pte.paddr, PAGE_SIZE))
+    fd, p.vfork_done = p.vfork_done, None
+    try:
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(b"".join(chunks))
+    except OSError:
+        pass
+
+
+def _apply_vfork_writes(p: "Process", data: bytes) -> None:
+    pos = 0
+    while pos + _VFORK_RECORD.size <= len(data):
+        addr, size = _VFORK_RECORD.unpack_from(data, pos)
+        pos += _VFORK_RECORD.size
+        page = data[pos:pos + size]
+        pos += size
+        try:
+            if copy_from_user(p.mm, addr, size) != page:
+                copy_to_user(p.mm, addr, page)
+        except SyscallError:
+            pass      # unmapped or read-only in the parent: the child could not share it
 
 
 def _fork_child(p: "Process", flags: int, stack: int, child_tid: int, tls: int,
@@ -388,12 +432,12 @@ def sys_clone3(p: "Process", uargs: int, size: int) -> int:
 
 
 # --- sessions, groups, ids -------------------------------------------------------------------
-def _host_call(fn, *args: int) -> int:     # type: ignore[no-untyped-def]
+def _host_call(fn: Callable[..., object], *args: object) -> int:
     try:
         ret = fn(*args)
     except OSError as exc:
         raise SyscallError(from_oserror(exc))
-    return 0 if ret is None else ret
+    return ret if isinstance(ret, int) else 0
 
 
 def sys_getpgid(p: "Process", pid: int) -> int:
@@ -590,6 +634,7 @@ def sys_prctl(p: "Process", option: int, arg2: int, arg3: int, arg4: int, arg5: 
     option = s32(option)
     if option == PR_SET_NAME:
         p.comm = strncpy_from_user_upto(p, arg2, TASK_COMM_LEN - 1)
+        set_host_comm(p.comm)
         return 0
     if option == PR_GET_NAME:
         copy_to_user(p.mm, arg2, p.comm[:TASK_COMM_LEN - 1].ljust(TASK_COMM_LEN, b"\0"))
@@ -603,6 +648,16 @@ def sys_prctl(p: "Process", option: int, arg2: int, arg3: int, arg4: int, arg5: 
     if option in PRCTL_HOST_INT:
         return hostsys.syscall(NR_PRCTL, option, arg2, arg3, arg4, arg5)
     raise SyscallError(Errno.EINVAL)
+
+
+def set_host_comm(comm: bytes) -> None:
+    """The host's name for this process (ps, top, pidof, /proc/PID/comm) follows the guest's."""
+    import ctypes
+    buf = ctypes.create_string_buffer(comm[:TASK_COMM_LEN - 1], TASK_COMM_LEN)
+    try:
+        hostsys.syscall(NR_PRCTL, PR_SET_NAME, buf)
+    except SyscallError:
+        pass
 
 
 def strncpy_from_user_upto(p: "Process", addr: int, n: int) -> bytes:

@@ -1172,9 +1172,7 @@ COMMON: Dict[str, Spec] = {
     "getpriority": S(d(0), d(1)),
 }
 
-X86_64_ONLY: Dict[str, Spec] = {
-    "clone": _s([clone_args()]),
-}
+X86_64_ONLY: Dict[str, Spec] = {}
 
 I386_ONLY: Dict[str, Spec] = {
     "_llseek": S(fd(0), Arg(lambda c: str(signed(c.arg(1) << 32 | c.arg(2), 64))),
@@ -1259,6 +1257,7 @@ class Strace:
         self._pending: Optional[Tuple[Call, Optional[Spec], List[Optional[str]]]] = None
         self._leader = os.getpid()
         self._proc: Optional["Process"] = None
+        self._ended = False
 
     def attach(self, proc: "Process") -> None:
         self._proc = proc
@@ -1325,6 +1324,10 @@ class Strace:
             if c.aux and not (-4096 < c.ret < 0):
                 tail += f" ({c.aux})"
             self._write(head, tail)
+            if c.name in ("exit", "exit_group") and c.proc.exit_status is not None:
+                # The process is gone (a forked guest ends right here, without finish()).
+                self._write(f"+++ exited with {c.proc.exit_status} +++")
+                self._ended = True
         except Exception as exc:
             log.warning("strace: cannot decode %s: %s", c.name, exc)
 
@@ -1356,8 +1359,9 @@ class Strace:
     def finish(self, proc: "Process", status: Optional[int], signo: Optional[int]) -> None:
         if signo is not None:
             self._write(f"+++ killed by {signame(signo)} +++")
-        elif status is not None:
+        elif status is not None and not self._ended:
             self._write(f"+++ exited with {status} +++")
+        self._ended = True
         self.flush()
 
     def flush(self) -> None:

@@ -38,7 +38,8 @@ def do_wait4(p: "Process", pid: int, status: int, options: int, rusage: int) -> 
         raise SyscallError(Errno.ESRCH)
     wstatus = ctypes.c_int(0)
     ru = ctypes.create_string_buffer(144)
-    child = hostsys.syscall(NR_WAIT4, s32(pid), ctypes.addressof(wstatus), options, ru)
+    child = hostsys.interruptible(p, hostsys.syscall, NR_WAIT4, s32(pid),
+                                  ctypes.addressof(wstatus), options, ru)
     if child > 0:
         if status:
             write_word(p.mm, status, wstatus.value, 4)
@@ -75,7 +76,7 @@ def sys_waitid(p: "Process", idtype: int, id_: int, infop: int, options: int,
         raise SyscallError(Errno.EINVAL)
     info = ctypes.create_string_buffer(128)
     ru = ctypes.create_string_buffer(144)
-    hostsys.syscall(NR_WAITID, idtype, s32(id_), info, options, ru)
+    hostsys.interruptible(p, hostsys.syscall, NR_WAITID, idtype, s32(id_), info, options, ru)
     signo, errno_, code, pid, uid, status = struct.unpack_from(SIGCHLD_INFO_X86_64, info.raw)
     if infop:
         layout = SIGCHLD_INFO_X86_64 if p.arch.word == 8 else SIGCHLD_INFO_I386

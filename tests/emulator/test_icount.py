@@ -111,6 +111,24 @@ def test_counter_api_both_hooks(arch: str, force_python: bool,
         assert counter.total == expected(name)[0], name
 
 
+def test_missing_library_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture,
+                                                   asm: Callable[[str, str], Path]) -> None:
+    import emulator.icount as icount
+    from emulator.process import Options, Process
+    monkeypatch.setattr(icount, "LIBRARY", Path("/nonexistent/_icount.so"))
+    monkeypatch.setattr(icount, "_lib_cache", [])
+    counter = icount.InstructionCounter()
+    assert not counter.native
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    assert "Python block hook" in warnings[0].getMessage()
+    proc = Process.spawn(str(asm("calls", "i386")), capture=True,
+                         options=Options(attach=[counter.attach]))
+    proc.run()
+    assert counter.total == expected("calls")[0]
+
+
 def test_c_hook_is_built() -> None:
     """`make setup` builds emulator/_icount.so; without it counting falls back (slowly)."""
     from emulator.icount import LIBRARY, load_library

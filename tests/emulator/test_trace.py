@@ -67,5 +67,7 @@ def test_bad_input(built_samples: Path, run_pyexec: Callable[..., Any]) -> None:
     assert res.returncode == 0
     assert b"no function no_such_function" in res.stderr
     assert not trace_lines(res.stderr)
-    res = run_pyexec(["--trace=/nonexistent-dir/trace", prog])
-    assert res.returncode == 2 and b"Traceback" not in res.stderr
+    for opt in ("--trace", "--strace", "--stats", "--maps"):
+        res = run_pyexec([f"{opt}=/nonexistent-dir/out", prog])
+        assert res.returncode == 2 and b"Traceback" not in res.stderr, opt
+        assert res.stderr.startswith(b"pyexec: /nonexistent-dir/out: "), opt

@@ -74,7 +74,7 @@ CASES = [
     sh("wait-all", "sleep 0.2 & sleep 0.1 & wait; echo done"),
     sh("yes-sigpipe", "yes | head -n 3"),
     sh("trap-interrupts-open", 'mkfifo p; trap "echo got-usr1" USR1; '
-                               "(sleep 0.3; kill -USR1 $$) & read x < p; echo rc=$?; wait"),
+                               "(sleep 0.5; kill -USR1 $$) & read x < p; echo rc=$?; wait"),
     Case("sleep", ("sleep", "0.1")),
     sh("timeout", "timeout 1 sleep 0.1; echo $?; timeout 0.3 sleep 2; echo $?"),
     # --- redirections -------------------------------------------------------------------------

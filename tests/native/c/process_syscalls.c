@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +121,24 @@ static void test_fork_wait(void)
     close(p[0]);
     close(p[1]);
 
-    /* vfork: the parent waits until the child exits. */
+    /* vfork: the parent waits until the child exits, and sees what it stored. */
+    static volatile int vfork_shared;
     pid = vfork();
-    if (pid == 0)
+    if (pid == 0) {
+        vfork_shared = 77;
         _exit(3);
+    }
     waitpid(pid, &status, 0);
-    printf("vfork:code=%d\n", WEXITSTATUS(status));
+    printf("vfork:code=%d shared=%d\n", WEXITSTATUS(status), vfork_shared);
+
+    /* posix_spawn (clone(CLONE_VM|CLONE_VFORK) on a stack of its own): its child reports a
+     * failed exec through the shared memory. */
+    extern char **environ;
+    char *spawn_argv[] = {(char *)"true", NULL};
+    int r = posix_spawn(&pid, "/nonexistent/prog", NULL, NULL, spawn_argv, environ);
+    printf("posix_spawn missing %s\n", ename(r));
+    if (r == 0)
+        waitpid(pid, NULL, 0);
 
     /* Threads are refused cleanly (pyexec: ENOSYS; native: they work, so only ask natively
      * whether clone itself exists). */
