@@ -243,7 +243,7 @@ class Cpu:
         if count and not self._counted:
             # Blocks translated for an unbounded run have no per-instruction count check:
             # a counted run (stepping) must not reuse them.
-            self.machine.uc.ctl_flush_tb()
+            self.machine.uc.ctl_flush_tb()  # type: ignore[attr-defined]
         self._counted = bool(count)
         if self.pending_syscall is not None:
             ev, self.pending_syscall = self.pending_syscall, None

@@ -173,8 +173,8 @@ class Process:
         for sig in FORWARDABLE:
             if sig != host_signal.SIGPIPE and host_signal.getsignal(sig) == host_signal.SIG_IGN:
                 self.signals.actions[sig] = SigAction(SIG_IGN)
-        for sig in host_signal.pthread_sigmask(host_signal.SIG_BLOCK, []):
-            self.signals.blocked |= sigbit(sig)
+        for blocked in host_signal.pthread_sigmask(host_signal.SIG_BLOCK, []):
+            self.signals.blocked |= sigbit(int(blocked))
         self.signals.blocked &= ~UNBLOCKABLE
 
     def random_bytes(self, n: int) -> bytes:
