@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, TextIO, T
 from emulator.control import StopReason
 from emulator.errors import ExecError, InternalError, PyexecError
 from emulator.inferior import (DebugError, Event, FaultReport, Inferior, Point, describe_pte,
+                               start_or_report,
                                parse_signal, predict_fault, signal_description, vma_brief)
 from emulator.registers import (GENERAL, TDESC, RegisterError, canonical, eflags_text,
                                 raw_value, width)
@@ -1369,14 +1370,9 @@ def run_debugger(argv: Sequence[str], batch: Optional[str] = None,
                  options: Any = None) -> int:
     """The REPL's main: the program stopped before its first instruction, then commands."""
     inferior = Inferior(argv, options=options)
-    try:
-        inferior.start()
-    except ExecError as exc:
-        sys.stderr.write(f"pyexec: {exc}\n")
-        return exc.status
-    except PyexecError as exc:
-        sys.stderr.write(f"pyexec: internal error while loading {argv[0]}: {exc}\n")
-        return 70
+    failed = start_or_report(inferior, argv)
+    if failed is not None:
+        return failed
     script: Optional[TextIO] = None
     if batch is not None:
         try:

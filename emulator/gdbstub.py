@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from emulator.control import StopReason
 from emulator.errors import ExecError, InternalError, PyexecError
-from emulator.inferior import DebugError, Event, Inferior
+from emulator.inferior import DebugError, Event, Inferior, start_or_report
 from emulator.process import Options
 from emulator.registers import TDESC, EFLAGS_BITS, Reg, RegisterError, raw_value, write_raw
 from loader.elf import Arch
@@ -616,14 +616,9 @@ def serve(argv: Sequence[str], port: int, options: Optional[Options] = None,
     """pyexec -g PORT: load the program, wait for gdb, serve it; the exit status is the
     program's (128+N when it died by signal N)."""
     inferior = Inferior(argv, options=options)
-    try:
-        inferior.start()
-    except ExecError as exc:
-        sys.stderr.write(f"pyexec: {exc}\n")
-        return exc.status
-    except PyexecError as exc:
-        sys.stderr.write(f"pyexec: internal error while loading {argv[0]}: {exc}\n")
-        return 70
+    failed = start_or_report(inferior, argv)
+    if failed is not None:
+        return failed
     inferior.set_signal_stops(set(range(1, 65)) - {9})     # gdb decides what to pass
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 from emulator.control import Breakpoint, FaultCatch, Stop, StopReason
-from emulator.errors import SyscallError
+from emulator.errors import ExecError, PyexecError, SyscallError
 from emulator.process import Options, Process
 from emulator.signum import Signal
 from loader.elf import Arch
@@ -1145,3 +1146,16 @@ def unfault_entry_page(proc: Process) -> None:
     mm.stats.file = max(0, mm.stats.file - 1)
     mm.flush_tlb()
     flush_translations(proc)
+
+
+def start_or_report(inferior: "Inferior", argv: Sequence[str]) -> Optional[int]:
+    """Load the program; on failure print pyexec's one-line error and return the exit status."""
+    try:
+        inferior.start()
+    except ExecError as exc:
+        sys.stderr.write(f"pyexec: {exc}\n")
+        return exc.status
+    except PyexecError as exc:
+        sys.stderr.write(f"pyexec: internal error while loading {argv[0]}: {exc}\n")
+        return 70
+    return None

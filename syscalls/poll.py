@@ -14,6 +14,7 @@ from mmu.uaccess import copy_from_user, copy_to_user, read_word
 from .abi import s32
 from .errno import Errno
 from .host import interruptible, poll as host_poll
+from .time import read_timespec
 
 if TYPE_CHECKING:
     from emulator.process import Process
@@ -41,15 +42,8 @@ def _host_poll(p: "Process", wanted: Dict[int, int], timeout: Optional[float]) -
 
 
 def _read_timespec(p: "Process", addr: int, time64: bool) -> Optional[float]:
-    if not addr:
-        return None
-    if p.arch.word == 8 or time64:
-        sec, nsec = struct.unpack("<qq", copy_from_user(p.mm, addr, 16))
-    else:
-        sec, nsec = struct.unpack("<ii", copy_from_user(p.mm, addr, 8))
-    if sec < 0 or not 0 <= nsec < 1_000_000_000:
-        raise SyscallError(Errno.EINVAL)
-    return sec + nsec / 1e9
+    """The optional timeout argument: NULL means wait forever."""
+    return read_timespec(p, addr, time64) if addr else None
 
 
 def _write_timespec(p: "Process", addr: int, left: float, time64: bool) -> None:

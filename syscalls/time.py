@@ -75,7 +75,8 @@ def sys_time(p: "Process", tloc: int) -> int:
     return now
 
 
-def _read_timespec(p: "Process", addr: int, time64: bool = False) -> float:
+def read_timespec(p: "Process", addr: int, time64: bool = False) -> float:
+    """A struct timespec (or the i386 32-bit one) in seconds; EINVAL when malformed."""
     if p.arch.word == 8 or time64:
         sec, nsec = struct.unpack("<qq", copy_from_user(p.mm, addr, 16))
     else:
@@ -86,12 +87,12 @@ def _read_timespec(p: "Process", addr: int, time64: bool = False) -> float:
 
 
 def sys_nanosleep(p: "Process", req: int, rem: int) -> int:
-    time.sleep(_read_timespec(p, req))
+    time.sleep(read_timespec(p, req))
     return 0
 
 
 def sys_clock_nanosleep(p: "Process", clk: int, flags: int, req: int, rem: int) -> int:
-    delay = _read_timespec(p, req)
+    delay = read_timespec(p, req)
     if flags & 1:   # TIMER_ABSTIME
         delay = max(0.0, delay - time.clock_gettime(_clock(clk)))
     time.sleep(delay)
@@ -99,7 +100,7 @@ def sys_clock_nanosleep(p: "Process", clk: int, flags: int, req: int, rem: int) 
 
 
 def sys_clock_nanosleep_time64(p: "Process", clk: int, flags: int, req: int, rem: int) -> int:
-    delay = _read_timespec(p, req, True)
+    delay = read_timespec(p, req, True)
     if flags & 1:
         delay = max(0.0, delay - time.clock_gettime(_clock(clk)))
     time.sleep(delay)
