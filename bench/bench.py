@@ -245,6 +245,14 @@ def main() -> int:
                       f"({fmt_time(with_opts)} vs {fmt_time(without)})")
     if runners["pyexec"] is None:
         print(f"note: pyexec not found at {args.pyexec} (run `make setup`)")
+    elif not args.only or "snapshot" in args.only:
+        # The Python API's snapshots (issue 8): run in the venv's interpreter.
+        venv_python = Path(args.pyexec).with_name("python")
+        done = subprocess.run([str(venv_python), str(ROOT / "bench" / "snapshot_bench.py"),
+                               sample("touch")], capture_output=True, text=True,
+                              timeout=args.timeout, cwd=ROOT)
+        print(done.stdout.strip() if done.returncode == 0 else
+              f"note: snapshot bench failed: {done.stderr.strip().splitlines()[-1:]}")
     for note in notes:
         print("note:", note)
     return 0
