@@ -26,7 +26,7 @@ def record(ev):
 p.run()
 vmas = list(p.mm.vmas)
 cell, width, row_h = 10, 64, 14               # 64 pages per row
-y = 30
+y = 48
 parts = []
 for vma in vmas:
     npages = (vma.end - vma.start) // PAGE
@@ -48,8 +48,10 @@ for vma in vmas:
     y += rows * row_h + 8
 legend = " ".join(f'<tspan fill="{c}">■ {k}</tspan>' for k, c in COLOURS.items())
 svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{20 + width * cell}" height="{y + 10}" '
-       f'font-family="monospace"><text x="10" y="18" font-size="12">{html.escape(prog)}: '
-       f'{len(p.mm.pt)} resident pages; {legend}</text>{"".join(parts)}</svg>')
+       f'font-family="monospace"><rect width="100%" height="100%" fill="white"/>'
+       f'<text x="10" y="18" font-size="12">{html.escape(prog)}: {len(p.mm.pt)} resident pages, '
+       f'numbered by first touch</text><text x="10" y="34" font-size="12">{legend}</text>'
+       f'{"".join(parts)}</svg>')
 with open(out, "w") as f:
     f.write(svg)
 print(f"wrote {out}: {len(vmas)} VMAs, {len(first_touch)} pages faulted in")
