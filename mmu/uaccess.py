@@ -116,3 +116,14 @@ def peek(mm: "MM", addr: int, size: int) -> tuple[bytes, list[int]]:
         else:
             out += read(pte.paddr + (a & (PAGE_SIZE - 1)), n)
     return bytes(out), missing
+
+
+TASK_SIZE_MAX = 0x7FFFFFFFF000
+
+
+def access_ok(mm: "MM", addr: int, size: int) -> None:
+    """Compare Linux's access_ok: the range must lie below TASK_SIZE_MAX — the 64-bit kernel's
+    limit, for i386 tasks too (VMAs are checked only when bytes move); EFAULT otherwise, before
+    the syscall does anything."""
+    if size and addr + size > TASK_SIZE_MAX:
+        raise SyscallError(Errno.EFAULT)

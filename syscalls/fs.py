@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from emulator.errors import SyscallError
 from emulator.fdtable import FD_CLOEXEC, OpenFile
-from mmu.uaccess import copy_from_user, copy_to_user, strncpy_from_user, write_word
+from mmu.uaccess import access_ok, copy_from_user, copy_to_user, strncpy_from_user, write_word
 
 from . import abi, host as hostsys, proc as procfs
 from .abi import s32, s64
@@ -91,6 +91,7 @@ def _oserr(exc: OSError) -> SyscallError:
 # --- read / write -------------------------------------------------------------------------
 def sys_read(p: "Process", fd: int, buf: int, count: int) -> int:
     host = _host(p, fd)
+    access_ok(p.mm, buf, min(count, MAX_IO))
     try:
         data = hostsys.interruptible(p, hostsys.read, host, min(count, MAX_IO))
     except OSError as exc:
@@ -110,6 +111,7 @@ def sys_write(p: "Process", fd: int, buf: int, count: int) -> int:
 
 def sys_pread64(p: "Process", fd: int, buf: int, count: int, offset: int) -> int:
     host = _host(p, fd)
+    access_ok(p.mm, buf, min(count, MAX_IO))
     try:
         data = os.pread(host, min(count, MAX_IO), s64(offset))
     except OSError as exc:
