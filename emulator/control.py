@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
-from unicorn import UC_HOOK_CODE
+from emulator.ucconst import UC_HOOK_CODE
 
 if TYPE_CHECKING:
     from emulator.process import Process
@@ -148,7 +148,7 @@ class Control:
         bp._hook = m.uc.hook_add(UC_HOOK_CODE, hit, None, addr, addr)
         # Unicorn decides at translation time which instructions call code hooks: drop any
         # block already translated over this address.
-        m.uc.ctl_remove_cache(addr, addr + 1)
+        m.flush_code(addr, addr + 1)
         self.breakpoints[bp.number] = bp
         return bp
 

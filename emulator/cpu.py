@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from unicorn import UcError
-from unicorn import unicorn_const as ucc
-from unicorn import x86_const as x86
+from emulator import ucconst as ucc
+from emulator import ucconst as x86
+from emulator.ucbind import UcError
 
 from emulator.control import FaultStop, Stop, StopReason, SyscallEvent
 from emulator.errors import GuestFault, InternalError, SyscallError
@@ -65,7 +65,7 @@ class Cpu:
         """Preallocated ctypes arrays: one batch read of the syscall registers (plus RIP and
         RFLAGS on x86-64), one batch write of the result (plus RCX and R11)."""
         import ctypes
-        from unicorn.unicorn_py3.unicorn import uclib
+        from emulator.ucbind import uclib
         from emulator.machine import SYSCALL_REGS
         self._uclib = uclib
         self._uch = self.machine._uch
@@ -243,7 +243,7 @@ class Cpu:
         if count and not self._counted:
             # Blocks translated for an unbounded run have no per-instruction count check:
             # a counted run (stepping) must not reuse them.
-            self.machine.uc.ctl_flush_tb()  # type: ignore[attr-defined]
+            self.machine.flush_all_code()
         self._counted = bool(count)
         if self.pending_syscall is not None:
             ev, self.pending_syscall = self.pending_syscall, None

@@ -34,7 +34,7 @@ def decode_one(arch: Arch, code: bytes, addr: int) -> Optional[Any]:
 
 def _reg_value(machine: "Machine", insn: Any, reg: int) -> int:
     """Value of a capstone register id, read through Unicorn by name."""
-    from unicorn import x86_const as x86
+    from emulator import ucconst as x86
     if reg == 0:
         return 0
     name = insn.reg_name(reg)
@@ -47,7 +47,7 @@ def _reg_value(machine: "Machine", insn: Any, reg: int) -> int:
 def memory_operands(machine: "Machine", arch: Arch, insn: Any) -> List[Tuple[int, int]]:
     """(effective address, size) of each explicit memory operand of insn."""
     from capstone import x86_const as cx
-    from unicorn import x86_const as x86
+    from emulator import ucconst as x86
     mask = (1 << 64) - 1 if arch is Arch.X86_64 else 0xFFFFFFFF
     out = []
     for op in insn.operands:

@@ -96,7 +96,7 @@ class Deterministic:
     def attach(self, proc: "Process") -> None:
         """Per address space: identity, the syscall overrides, the rdtsc trap."""
         from syscalls.dispatch import Syscall
-        from unicorn import x86_const as x86
+        from emulator import ucconst as x86
         self._proc = proc
         proc.pid = FIXED_PID
         proc.ppid = FIXED_PPID
@@ -122,7 +122,7 @@ class Deterministic:
     # --- rdtsc / rdtscp -------------------------------------------------------------------------
     def _watch_rdtsc(self, addr: int, size: int, mnemonic: str) -> bool:
         """The counter found an rdtsc(p) at addr: hook it (True: the block is re-translated)."""
-        from unicorn import UC_HOOK_CODE
+        from emulator.ucconst import UC_HOOK_CODE
         if addr in self._hooked or self._proc is None:
             return False
         self._hooked.add(addr)

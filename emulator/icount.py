@@ -28,8 +28,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from unicorn import UC_HOOK_BLOCK, UcError
-from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+from emulator.ucbind import UcError, uc_hook_h, uclib
+from emulator.ucconst import UC_HOOK_BLOCK
 
 from loader.elf import Arch
 

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from emulator.ucconst import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 from emulator.control import Breakpoint, FaultCatch, Stop, StopReason
 from emulator.errors import ExecError, PyexecError, SyscallError

@@ -7,21 +7,19 @@ TLB mode with a fill hook as the page walk, exact per-page permissions, and the 
 from __future__ import annotations
 
 import ctypes
+import weakref
 from typing import Any, Callable, Dict, List, Sequence
 
-from unicorn import (UC_ARCH_X86, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_32,
-                     UC_MODE_64, UC_TLB_VIRTUAL, Uc, UcError)
-from unicorn import unicorn_const as ucc
-from unicorn import x86_const as x86
-from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uc_engine, uc_hook_h, uclib
-from unicorn.unicorn_py3.arch.intel import HOOK_INSN_SYSCALL_CFUNC
+from emulator import ucbind
+from emulator import ucconst as ucc
+from emulator import ucconst as x86
+from emulator.ucbind import (HOOK_INSN_IN_CFUNC, HOOK_INSN_OUT_CFUNC, HOOK_INSN_SYSCALL_CFUNC,
+                             HOOK_INTR_CFUNC, HOOK_TLB_FILL_CFUNC, UcError, uclib)
 
 from loader.elf import Arch
 
 POOL_SIZE = 1 << 34            # physical address space; the host commits it lazily
 PAGE_SIZE = 4096
-
-HOOK_INTR_CFUNC = ctypes.CFUNCTYPE(None, uc_engine, ctypes.c_uint32, ctypes.c_void_p)
 
 # Register names for both views (gdb's names), mapped to Unicorn ids.
 REGS_X86_64: Dict[str, int] = {
@@ -79,8 +77,8 @@ def make_descriptor(base: int, limit: int, access: int, flags: int) -> int:
 class UnicornMemory:
     """PhysicalMemory over Unicorn's pool (mem_read/mem_write take physical addresses)."""
 
-    def __init__(self, uc: Uc) -> None:
-        self._uch = uc._uch
+    def __init__(self, uch: Any) -> None:
+        self._uch = uch
         self._buf = ctypes.create_string_buffer(PAGE_SIZE)
 
     def read(self, paddr: int, size: int) -> bytes:
@@ -107,13 +105,16 @@ class Machine:
 
     def __init__(self, arch: Arch) -> None:
         self.arch = arch
-        self.uc = Uc(UC_ARCH_X86, UC_MODE_64 if arch is Arch.X86_64 else UC_MODE_32)
-        self._uch = self.uc._uch
-        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
-        self.uc.mem_map(0, POOL_SIZE)
-        self.uc.ctl_exits_enabled(True)
-        self.uc.ctl_set_exits([])
-        self.phys = UnicornMemory(self.uc)
+        self._mode = ucc.UC_MODE_64 if arch is Arch.X86_64 else ucc.UC_MODE_32
+        self._uch = ucbind.uc_open(self._mode)
+        self._uc: Any = None             # Unicorn's Python binding, imported on first use
+        # Close the engine when the Machine goes (an execve replaces it), as the binding would.
+        weakref.finalize(self, ucbind.close, self._uch)
+        ucbind.ctl_write(self._uch, ucc.UC_CTL_TLB_TYPE, ctypes.c_int(ucc.UC_TLB_VIRTUAL))
+        ucbind.check(uclib.uc_mem_map(self._uch, 0, POOL_SIZE, ucc.UC_PROT_ALL))
+        ucbind.ctl_write(self._uch, ucc.UC_CTL_UC_USE_EXITS, ctypes.c_int(1))
+        ucbind.set_exits(self._uch, [])
+        self.phys = UnicornMemory(self._uch)
         self.regs = REGS_X86_64 if arch is Arch.X86_64 else REGS_I386
         self.pc_reg = x86.UC_X86_REG_RIP if arch is Arch.X86_64 else x86.UC_X86_REG_EIP
         self.sp_reg = x86.UC_X86_REG_RSP if arch is Arch.X86_64 else x86.UC_X86_REG_ESP
@@ -125,6 +126,14 @@ class Machine:
         self._val = ctypes.c_uint64()
         self._val_p = ctypes.byref(self._val)
 
+
+    @property
+    def uc(self) -> Any:
+        """Unicorn's Python object for this engine (the debugger, tracing, snapshots and the
+        FPU state of signal frames use it); its import is deferred to keep start-up short."""
+        if self._uc is None:
+            self._uc = ucbind.binding_for(self._uch, self._mode)
+        return self._uc
 
     # --- registers ---------------------------------------------------------------------------
     def reg(self, uc_id: int) -> int:
@@ -154,40 +163,38 @@ class Machine:
 
     # --- hooks ------------------------------------------------------------------------------
     def _hook_add(self, htype: int, cfunc: Any, *extra: Any) -> None:
-        handle = uc_hook_h()
-        status = uclib.uc_hook_add(self._uch, ctypes.byref(handle), htype, cfunc, None,
-                                   ctypes.c_uint64(1), ctypes.c_uint64(0), *extra)
-        if status:
-            raise UcError(status)
+        ucbind.hook_add(self._uch, htype, cfunc, 1, 0, *extra)
         self._keep.append(cfunc)
 
     def hook_tlb_fill(self, fn: Callable[[int, int, int, Any, int], bool]) -> None:
         """fn(uch, vaddr, access, entry_ptr, data) -> bool, called by Unicorn directly (the
         hottest hook: no wrapper frame); set entry_ptr[0].paddr/perms on success."""
-        self._hook_add(UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC(fn))
+        self._hook_add(ucc.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC(fn))
 
     def hook_syscall(self, fn: Callable[[], None]) -> None:
         """x86-64 `syscall` instruction (RIP points at it; Unicorn adds 2 after)."""
         def cb(uch: int, data: int) -> None:
             fn()
-        self._hook_add(UC_HOOK_INSN, HOOK_INSN_SYSCALL_CFUNC(cb), ctypes.c_int(x86.UC_X86_INS_SYSCALL))
+        self._hook_add(ucc.UC_HOOK_INSN, HOOK_INSN_SYSCALL_CFUNC(cb),
+                       ctypes.c_int(x86.UC_X86_INS_SYSCALL))
 
     def hook_intr(self, fn: Callable[[int], None]) -> None:
         """Software interrupts and CPU exceptions (int 0x80, int3, #DE...)."""
         def cb(uch: int, intno: int, data: int) -> None:
             fn(intno)
-        self._hook_add(UC_HOOK_INTR, HOOK_INTR_CFUNC(cb))
+        self._hook_add(ucc.UC_HOOK_INTR, HOOK_INTR_CFUNC(cb))
 
     def hook_port_io(self, fn: Callable[[], None]) -> None:
         """in/out instructions (Unicorn executes them at any privilege level)."""
-        def on_in(uc: Uc, port: int, size: int, data: Any) -> int:
+        def on_in(uch: int, port: int, size: int, data: int) -> int:
             fn()
             return 0
 
-        def on_out(uc: Uc, port: int, size: int, value: int, data: Any) -> None:
+        def on_out(uch: int, port: int, size: int, value: int, data: int) -> None:
             fn()
-        self.uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, x86.UC_X86_INS_IN)
-        self.uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, x86.UC_X86_INS_OUT)
+        self._hook_add(ucc.UC_HOOK_INSN, HOOK_INSN_IN_CFUNC(on_in), ctypes.c_int(x86.UC_X86_INS_IN))
+        self._hook_add(ucc.UC_HOOK_INSN, HOOK_INSN_OUT_CFUNC(on_out),
+                       ctypes.c_int(x86.UC_X86_INS_OUT))
 
     # --- running ----------------------------------------------------------------------------
     def start(self, pc: int, count: int = 0) -> None:
@@ -202,10 +209,17 @@ class Machine:
         uclib.uc_emu_stop(self._uch)
 
     def flush_tlb(self) -> None:
-        self.uc.ctl(ucc.UC_CTL_TLB_FLUSH, ucc.UC_CTL_IO_WRITE)
+        ucbind.ctl_write(self._uch, ucc.UC_CTL_TLB_FLUSH)
 
     def flush_code(self, start: int, end: int) -> None:
-        self.uc.ctl_remove_cache(start, end)
+        ucbind.ctl_write(self._uch, ucc.UC_CTL_TB_REMOVE_CACHE, ctypes.c_uint64(start),
+                         ctypes.c_uint64(end))
+
+    def flush_all_code(self) -> None:
+        ucbind.ctl_write(self._uch, ucc.UC_CTL_TB_FLUSH)
+
+    def set_exits(self, exits: Sequence[int]) -> None:
+        ucbind.set_exits(self._uch, exits)
 
     # --- segments and ring 3 -------------------------------------------------------------
     def enter_user_mode(self, gdt_paddr: int, stub_paddr: int, pc: int, sp: int) -> None:
@@ -222,7 +236,8 @@ class Machine:
         }
         for index, desc in entries.items():
             self.phys.write(gdt_paddr + 8 * index, desc.to_bytes(8, "little"))
-        self.uc.reg_write(x86.UC_X86_REG_GDTR, (0, gdt_vaddr, GDT_ENTRIES * 8 - 1, 0))
+        gdtr = ucbind.uc_x86_mmr(0, gdt_vaddr, GDT_ENTRIES * 8 - 1, 0)
+        ucbind.check(uclib.uc_reg_write(self._uch, x86.UC_X86_REG_GDTR, ctypes.byref(gdtr)))
         frame_off = 0x800
         # The iret lands on a `nop` in the stub page, which is an exit: Unicorn stops there,
         # already in ring 3, before it could translate (and so fetch) the program's first
@@ -233,24 +248,24 @@ class Machine:
             frame = b"".join(v.to_bytes(8, "little")
                              for v in (landing, USER_CS_64, 0x202, sp, USER_DS))
         else:
-            self.uc.reg_write(x86.UC_X86_REG_CS, GDT_KERNEL32_CS << 3)
-            self.uc.reg_write(x86.UC_X86_REG_SS, GDT_KERNEL_DS << 3)
+            self.set_reg(x86.UC_X86_REG_CS, GDT_KERNEL32_CS << 3)
+            self.set_reg(x86.UC_X86_REG_SS, GDT_KERNEL_DS << 3)
             for seg in (x86.UC_X86_REG_DS, x86.UC_X86_REG_ES):
-                self.uc.reg_write(seg, USER_DS)
+                self.set_reg(seg, USER_DS)
             stub = b"\xcf"            # iret
             frame = b"".join(v.to_bytes(4, "little")
                              for v in (landing, USER_CS_32, 0x202, sp, USER_DS))
         # Compare Linux's fpstate_init: x87 control word 0x37f (extended precision, all
         # exceptions masked) and MXCSR 0x1f80; Unicorn starts with both zero.
-        self.uc.reg_write(x86.UC_X86_REG_FPCW, 0x37F)
-        self.uc.reg_write(x86.UC_X86_REG_MXCSR, 0x1F80)
+        self.set_reg(x86.UC_X86_REG_FPCW, 0x37F)
+        self.set_reg(x86.UC_X86_REG_MXCSR, 0x1F80)
         self.phys.write(stub_paddr, stub)
         self.phys.write(stub_paddr + frame_off, frame)
         self.sp = stub_vaddr + frame_off
         self.phys.write(stub_paddr + 0x10, b"\x90")
-        self.uc.ctl_set_exits([landing])
+        self.set_exits([landing])
         try:
             self.start(stub_vaddr)
         finally:
-            self.uc.ctl_set_exits([])
+            self.set_exits([])
         self.pc = pc

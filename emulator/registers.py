@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from unicorn import x86_const as x86
+from emulator import ucconst as x86
 
 from loader.elf import Arch
 

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from unicorn import x86_const as x86
+from emulator import ucconst as x86
 
 from emulator.errors import GuestFault, SyscallError
 from emulator.signum import SI_KERNEL, Signal

@@ -18,9 +18,9 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from unicorn import UC_HOOK_CODE
-from unicorn import x86_const as x86
-from unicorn.unicorn_py3.unicorn import uclib
+from emulator import ucconst as x86
+from emulator.ucbind import uclib
+from emulator.ucconst import UC_HOOK_CODE
 
 from loader.elf import Arch
 

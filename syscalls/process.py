@@ -84,7 +84,7 @@ def sys_uname(p: "Process", buf: int) -> int:
 
 
 def sys_arch_prctl(p: "Process", code: int, addr: int) -> int:
-    from unicorn.x86_const import UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE
+    from emulator.ucconst import UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE
     m = p.machine
     if code == ARCH_SET_FS:
         m.set_reg(UC_X86_REG_FS_BASE, addr)
@@ -383,7 +383,7 @@ def _fork_child(p: "Process", flags: int, stack: int, child_tid: int, tls: int,
         p.machine.sp = stack
     if flags & CLONE_SETTLS:
         if p.arch.word == 8:
-            from unicorn.x86_const import UC_X86_REG_FS_BASE
+            from emulator.ucconst import UC_X86_REG_FS_BASE
             p.machine.set_reg(UC_X86_REG_FS_BASE, tls)
         else:
             sys_set_thread_area(p, tls)
