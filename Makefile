@@ -60,11 +60,20 @@ $(STAMPS)/venv: pyproject.toml $(VENV)/pyvenv.cfg | $(STAMPS)
 TOOLCHAIN_OK = command -v $(MUSLCC) >/dev/null 2>&1 && \
 	echo 'int main(void){return 0;}' | $(CC) -m32 -static -x c - -o $(STAMPS)/m32-check >/dev/null 2>&1
 
+# The tests' oracles besides the kernel: real strace, gdb and valgrind (lackey) to compare with.
+ORACLES_OK = command -v strace >/dev/null 2>&1 && command -v gdb >/dev/null 2>&1 && \
+	command -v valgrind >/dev/null 2>&1
+
 $(STAMPS)/toolchain: | $(STAMPS)
 	@if ! { $(TOOLCHAIN_OK); }; then \
 	  echo "setup: installing gcc-multilib musl-tools"; \
 	  $(APT_GET) update && $(APT_GET) install -y gcc-multilib musl-tools; \
 	  $(TOOLCHAIN_OK) || { echo "setup: gcc -m32 -static or musl-gcc still unusable" >&2; exit 1; }; \
+	fi
+	@if ! { $(ORACLES_OK); }; then \
+	  echo "setup: installing strace gdb valgrind"; \
+	  $(APT_GET) update && $(APT_GET) install -y strace gdb valgrind || \
+	    echo "setup: warning: strace/gdb/valgrind unavailable: their comparison tests will skip" >&2; \
 	fi
 	rm -f $(STAMPS)/m32-check
 	touch $@
