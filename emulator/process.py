@@ -46,18 +46,6 @@ class Options:
     attach: List[Callable[["Process"], None]] = field(default_factory=list)
 
 
-@dataclass
-class RunResult:
-    exit_status: Optional[int]
-    signal: Optional[int]
-
-    @property
-    def wait_status_text(self) -> str:
-        if self.signal is not None:
-            return f"killed by {signal_name(self.signal)}"
-        return f"exited with {self.exit_status}"
-
-
 class Process:
     def __init__(self, image: ElfImage, argv: Sequence[bytes], envp: Sequence[bytes],
                  options: Optional[Options] = None) -> None:
@@ -380,9 +368,6 @@ class Process:
         except PyexecError as exc:
             log.warning("exec %s failed past the point of no return: %s", self.exe_path, exc)
             self.term_signal = Signal.SIGSEGV
-
-    def syscall(self, nr: int, args: List[int]) -> int:
-        return self.dispatcher.call(self, nr, args)
 
     def exit(self, status: int) -> None:
         self.exit_status = status & 0xFF
