@@ -185,7 +185,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         opts = parse_args(list(sys.argv[1:] if argv is None else argv))
     except UsageError as exc:
-        sys.stderr.write(f"pyexec: {exc}\n{USAGE}")
+        sys.stderr.write(f"pyexec: {exc}\nTry 'pyexec --help' for more information.\n")
         return 2
     try:
         return run(opts)
