@@ -519,24 +519,20 @@ class Inferior:
         self._arm_watches()
         return p
 
-    def add_catch_syscall(self, numbers: Optional[Set[int]], spec: str) -> Point:
-        p = Point(self._number(), "catch-syscall", spec=spec, syscalls=numbers)
+    def _add_catch(self, kind: str, spec: str, **what: Any) -> Point:
+        p = Point(self._number(), kind, spec=spec, **what)
         self.points[p.number] = p
         self.sync_catches()
         return p
+
+    def add_catch_syscall(self, numbers: Optional[Set[int]], spec: str) -> Point:
+        return self._add_catch("catch-syscall", spec, syscalls=numbers)
 
     def add_catch_fault(self, start: int, end: int, accesses: Set[int], spec: str) -> Point:
-        p = Point(self._number(), "catch-fault", spec=spec,
-                  fault=FaultCatch(start, end, set(accesses)))
-        self.points[p.number] = p
-        self.sync_catches()
-        return p
+        return self._add_catch("catch-fault", spec, fault=FaultCatch(start, end, set(accesses)))
 
     def add_catch_signal(self, signals: Optional[Set[int]], spec: str) -> Point:
-        p = Point(self._number(), "catch-signal", spec=spec, signals=signals)
-        self.points[p.number] = p
-        self.sync_catches()
-        return p
+        return self._add_catch("catch-signal", spec, signals=signals)
 
     def delete(self, number: int) -> None:
         p = self.points.pop(number, None)

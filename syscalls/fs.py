@@ -1028,6 +1028,29 @@ def sys_getdents(p: "Process", fd: int, dirp: int, count: int) -> int:
 
 
 # --- pipes and copies ---------------------------------------------------------------------
+def install_pair(p: "Process", a: int, b: int, cloexec: bool, what: str, addr: int) -> None:
+    """Give two new host descriptors guest numbers and store them as int[2] at addr (pipe,
+    socketpair); on any failure both are gone again, as the kernel undoes fd_install."""
+    try:
+        fa = p.fds.install(OpenFile(a, what, cloexec))
+    except SyscallError:
+        os.close(a)
+        os.close(b)
+        raise
+    try:
+        fb = p.fds.install(OpenFile(b, what, cloexec))
+    except SyscallError:
+        p.fds.close(fa)
+        os.close(b)
+        raise
+    try:
+        copy_to_user(p.mm, addr, struct.pack("<ii", fa, fb))
+    except SyscallError:
+        p.fds.close(fa)
+        p.fds.close(fb)
+        raise
+
+
 def do_pipe2(p: "Process", fds: int, flags: int) -> int:
     if flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT):
         raise SyscallError(Errno.EINVAL)
@@ -1035,25 +1058,7 @@ def do_pipe2(p: "Process", fds: int, flags: int) -> int:
         r, w = os.pipe2((flags & (O_NONBLOCK | O_DIRECT)) | os.O_CLOEXEC)
     except OSError as exc:
         raise _oserr(exc)
-    cloexec = bool(flags & O_CLOEXEC)
-    try:
-        rfd = p.fds.install(OpenFile(r, "pipe", cloexec))
-    except SyscallError:
-        os.close(r)
-        os.close(w)
-        raise
-    try:
-        wfd = p.fds.install(OpenFile(w, "pipe", cloexec))
-    except SyscallError:
-        p.fds.close(rfd)
-        os.close(w)
-        raise
-    try:
-        copy_to_user(p.mm, fds, struct.pack("<ii", rfd, wfd))
-    except SyscallError:
-        p.fds.close(rfd)
-        p.fds.close(wfd)
-        raise
+    install_pair(p, r, w, bool(flags & O_CLOEXEC), "pipe", fds)
     return 0
 
 

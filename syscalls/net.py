@@ -13,6 +13,7 @@ from mmu.uaccess import copy_from_user, copy_to_user, read_word, write_word
 
 from . import host as hostsys
 from .abi import s32
+from .fs import install_pair
 from .errno import Errno
 
 if TYPE_CHECKING:
@@ -79,19 +80,7 @@ def sys_socketpair(p: "Process", family: int, type_: int, protocol: int, sv: int
     if t & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC):
         raise SyscallError(Errno.EINVAL)
     a, b = hostsys.socketpair(s32(family), t | SOCK_CLOEXEC, s32(protocol))
-    cloexec = bool(t & SOCK_CLOEXEC)
-    fa = _install(p, a, cloexec)
-    try:
-        fb = _install(p, b, cloexec)
-    except SyscallError:
-        p.fds.close(fa)
-        raise
-    try:
-        copy_to_user(p.mm, sv, struct.pack("<ii", fa, fb))
-    except SyscallError:
-        p.fds.close(fa)
-        p.fds.close(fb)
-        raise
+    install_pair(p, a, b, bool(t & SOCK_CLOEXEC), "socket", sv)
     return 0
 
 
