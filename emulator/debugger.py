@@ -827,7 +827,6 @@ class Debugger(cmd.Cmd):
     def do_print(self, arg: str) -> None:
         """print[/FMT] EXPR: a value ($reg, symbol, number, *(type *)addr...)."""
         fmt, expr = _split_fmt(arg)
-        inf = self.inf
         expr = expr.strip()
         if not expr:
             if not self.history:

@@ -23,7 +23,7 @@ import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from emulator.control import StopReason
-from emulator.errors import ExecError, InternalError, PyexecError
+from emulator.errors import InternalError
 from emulator.inferior import DebugError, Event, Inferior, start_or_report
 from emulator.process import Options
 from emulator.registers import TDESC, EFLAGS_BITS, Reg, RegisterError, raw_value, write_raw

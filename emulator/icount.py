@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from emulator.ucbind import UcError, uc_hook_h, uclib
 from emulator.ucconst import UC_HOOK_BLOCK
 
-from loader.elf import Arch
 
 if TYPE_CHECKING:
     from emulator.process import Process

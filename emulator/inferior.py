@@ -442,7 +442,6 @@ class Inferior:
     def _after_new_image(self) -> None:
         proc = self.require()
         self._stepping = False
-        unfault_entry_page(proc)
         proc.mm.listeners.append(self._on_fault_event)
         proc.control.refresh()
         assert proc.load is not None
@@ -503,9 +502,8 @@ class Inferior:
 
     def _install_breakpoint(self, p: Point) -> None:
         proc = self.require()
-        p.cbp = proc.control.add_breakpoint(p.addr, p.temporary)
+        p.cbp = proc.control.add_breakpoint(p.addr, p.temporary)   # drops stale blocks
         p.cbp.enabled = p.enabled
-        flush_translations(proc)
 
     def add_watchpoint(self, addr: int, length: int, access: str, spec: str = "") -> Point:
         if length <= 0 or length > PAGE_SIZE:
@@ -1114,34 +1112,7 @@ def backing_bytes(vma: VMA, page: int) -> bytes:
 def flush_translations(proc: Process) -> None:
     """Unicorn decides at translation time which instructions call code and memory hooks: a
     hook added after a block was translated is not seen until the block is translated again."""
-    uc: Any = proc.machine.uc
-    uc.ctl_flush_tb()
-
-
-def unfault_entry_page(proc: Process) -> None:
-    """Process.spawn enters ring 3 with Unicorn executing one `iret`, and Unicorn translates the
-    block at the entry point before it stops: the entry page is faulted in during execve. On
-    Linux that fetch is the program's first page fault; the debugger shows it as such, so the
-    page goes back to not present (and out of the page cache if execve put nothing else there).
-    The fault counters are corrected to match."""
-    mm = proc.mm
-    entry = proc.machine.pc
-    page = page_down(entry)
-    pte = mm.pt.get(page >> PAGE_SHIFT)
-    vma = mm.vmas.find(entry)
-    if pte is None or vma is None or vma.file is None or pte.kind != PageKind.FILE:
-        return
-    if mappers(mm, pte.paddr) != 1:
-        return
-    mm.zap_range(page, page + PAGE_SIZE)
-    offset = vma.file_offset(page)
-    if len(mm.pagecache) == 1 and mm.pagecache.lookup(vma.file, offset) == pte.paddr \
-            and mm.frames.refcount.get(pte.paddr) == 1:
-        mm.pagecache.invalidate(vma.file)
-        mm.pagecache.reads = max(0, mm.pagecache.reads - 1)
-    mm.stats.file = max(0, mm.stats.file - 1)
-    mm.flush_tlb()
-    flush_translations(proc)
+    proc.machine.flush_all_code()
 
 
 def start_or_report(inferior: "Inferior", argv: Sequence[str]) -> Optional[int]:

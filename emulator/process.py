@@ -18,7 +18,7 @@ from emulator.machine import KERNEL_PAGES, POOL_SIZE, Machine
 from emulator.signals import (SIG_DFL, SIG_IGN, SA_NODEFER, SA_RESETHAND, SA_RESTART,
                               UNBLOCKABLE, AltStack, Default, SigAction, SigInfo, SignalDelivery,
                               SignalState, default_action, fault_siginfo, sigbit)
-from emulator.signum import SI_KERNEL, Signal, signal_name
+from emulator.signum import SI_KERNEL, Signal
 from loader.elf import Arch, ElfImage, LoadResult, load_elf_binary, read_elf
 from loader.stack import Credentials, InitialStack, setup_stack
 from mmu.constants import PAGE_SHIFT, PAGE_SIZE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE

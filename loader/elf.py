@@ -10,11 +10,11 @@ import enum
 import errno
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 from emulator.errors import ExecError
-from mmu.constants import PAGE_SIZE, PROT, VM, page_down, page_offset, page_up
+from mmu.constants import PROT, VM, page_down, page_offset, page_up
 from mmu.mm import MM, Layout, LAYOUT_I386, LAYOUT_X86_64
 from mmu.vma import MappedFile
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 from emulator.errors import GuestFault
 from emulator.signum import BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, Signal
 
-from .constants import (ACCESS_FETCH, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, PROT, UC_PROT_WRITE,
+from .constants import (ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, PROT, UC_PROT_WRITE,
                         VM, page_down, prot_to_uc)
 from .pagetable import PTE, PageKind
 from .vma import VMA

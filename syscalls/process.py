@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Callable, List
 
 from emulator.errors import SyscallError
-from mmu.uaccess import copy_from_user, copy_to_user, strncpy_from_user, write_word
+from mmu.uaccess import copy_from_user, copy_to_user, write_word
 
 from . import host as hostsys
 from .abi import s32

@@ -6,8 +6,8 @@ import struct
 from typing import TYPE_CHECKING
 
 from emulator.errors import SyscallError
-from emulator.signals import (ERESTARTNOHAND, MINSIGSTKSZ, SA_RESTORER, SS_AUTODISARM,
-                              SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, AltStack, SigAction, sigbit)
+from emulator.signals import (ERESTARTNOHAND, MINSIGSTKSZ, SS_AUTODISARM,
+                              SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, AltStack, SigAction)
 from mmu.uaccess import copy_from_user, copy_to_user
 
 from .abi import s32
