@@ -302,14 +302,8 @@ def report(proc: "object", opts: CliOptions, started: float,
         out.flush()
     out = _open_out(opts.stats)
     if out is not None:
-        mm = proc.mm
-        lines: List[Tuple[str, object]] = [("syscalls", proc.dispatcher.count),
-                                           ("page_faults", mm.stats.total)]
-        lines += [(f"page_faults_{k}", v) for k, v in mm.stats.as_dict().items()]
-        lines += [("page_cache_pages", len(mm.pagecache)),
-                  ("resident_pages", mm.rss),
-                  ("peak_rss_kb", mm.peak_rss * 4),
-                  ("wall_s", f"{time.perf_counter() - started:.3f}")]
+        lines: List[Tuple[str, object]] = list(proc.stats().items())
+        lines.append(("wall_s", f"{time.perf_counter() - started:.3f}"))
         if tools is not None and tools.counter is not None:
             lines.insert(0, ("instructions", tools.counter.total))
         if tools is not None and tools.determinism is not None:
